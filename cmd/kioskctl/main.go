@@ -1,0 +1,161 @@
+// Command kioskctl is the technician's and developer's tool for the kiosk
+// agent: it extracts and matches fingerprint templates, generates synthetic
+// fingerprints, checks configs, probes and captures from devices, provisions
+// keys, inspects the outbox and signs firmware. Run "kioskctl help" for the
+// list of commands; every command takes -h.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/bali-rbdes/kiosk/agent/buildinfo"
+)
+
+// command is one kioskctl subcommand. Its name may have several words
+// ("config check"); the longest name matching the arguments wins.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, io *stdio, args []string) error
+}
+
+// stdio carries the streams a command writes to.
+type stdio struct {
+	out, err io.Writer
+}
+
+// exitError makes kioskctl exit with a given status after printing msg.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+// usageError is a bad flag or argument: exit status 2.
+func usageError(format string, args ...any) error {
+	return &exitError{code: 2, msg: fmt.Sprintf(format, args...)}
+}
+
+// commands lists every subcommand; each lives in its own file.
+var commands = []command{
+	{"config check", "validate a kioskd or rbdes-node config file", runConfigCheck},
+	{"version", "print the version and commit", runVersion},
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, &stdio{out: os.Stdout, err: os.Stderr}, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, st *stdio, args []string) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+		usage(st.out)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd, rest := lookup(args)
+	if cmd == nil {
+		fmt.Fprintf(st.err, "kioskctl: unknown command %q; run kioskctl help for the list\n", strings.Join(args[:min(2, len(args))], " "))
+		return 2
+	}
+	err := cmd.run(ctx, st, rest)
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.msg != "" {
+			fmt.Fprintf(st.err, "kioskctl %s: %s\n", cmd.name, ee.msg)
+		}
+		return ee.code
+	}
+	fmt.Fprintf(st.err, "kioskctl %s: %v\n", cmd.name, err)
+	return 1
+}
+
+func lookup(args []string) (*command, []string) {
+	var best *command
+	bestWords := 0
+	for i := range commands {
+		words := strings.Fields(commands[i].name)
+		if len(words) > len(args) || len(words) <= bestWords {
+			continue
+		}
+		match := true
+		for j, w := range words {
+			if args[j] != w {
+				match = false
+				break
+			}
+		}
+		if match {
+			best, bestWords = &commands[i], len(words)
+		}
+	}
+	if best == nil {
+		return nil, nil
+	}
+	return best, args[bestWords:]
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: kioskctl COMMAND [flags] [args]\n\ncommands:")
+	sorted := append([]command(nil), commands...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].name < sorted[j].name })
+	for _, c := range sorted {
+		fmt.Fprintf(w, "  %-18s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun kioskctl COMMAND -h for a command's flags.")
+}
+
+// newFlags returns a flag set for a subcommand whose usage text names it.
+func newFlags(st *stdio, name, argsSynopsis, about string) *flag.FlagSet {
+	fs := flag.NewFlagSet("kioskctl "+name, flag.ContinueOnError)
+	fs.SetOutput(st.err)
+	fs.Usage = func() {
+		fmt.Fprintf(st.err, "usage: kioskctl %s [flags] %s\n\n%s\n", name, argsSynopsis, about)
+		var any bool
+		fs.VisitAll(func(*flag.Flag) { any = true })
+		if any {
+			fmt.Fprintln(st.err, "\nflags:")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+// parseFlags parses args, turning a flag error into a usage error (exit 2)
+// and -h into flag.ErrHelp (exit 0).
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &exitError{code: 2}
+	}
+	return nil
+}
+
+func runVersion(_ context.Context, st *stdio, args []string) error {
+	fs := newFlags(st, "version", "", "Print the version and commit kioskctl was built from.")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	v, c := buildinfo.Get()
+	fmt.Fprintf(st.out, "kioskctl %s (commit %s)\n", v, c)
+	return nil
+}
