@@ -32,7 +32,7 @@ func decodeStrict(data []byte, out any) (map[string]int, []Problem) {
 		return lines, []Problem{{Field: "(file)", Line: root.Line, Want: "a YAML mapping of sections at the top level"}}
 	}
 	var probs []Problem
-	walk(root, reflect.TypeOf(out).Elem(), "", lines, &probs)
+	walk(root, reflect.TypeOf(out).Elem(), "", 0, lines, &probs)
 	if err := root.Decode(out); err != nil {
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {
@@ -46,7 +46,10 @@ func decodeStrict(data []byte, out any) (map[string]int, []Problem) {
 	return lines, probs
 }
 
-func walk(n *yaml.Node, t reflect.Type, path string, lines map[string]int, probs *[]Problem) {
+func walk(n *yaml.Node, t reflect.Type, path string, depth int, lines map[string]int, probs *[]Problem) {
+	if depth > 32 { // configs are shallow; this only stops alias loops
+		return
+	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -77,21 +80,21 @@ func walk(n *yaml.Node, t reflect.Type, path string, lines map[string]int, probs
 					Want: "unknown field; known fields here: " + strings.Join(sortedKeys(fields), ", ")})
 				continue
 			}
-			walk(v, f.Type, sub, lines, probs)
+			walk(v, f.Type, sub, depth+1, lines, probs)
 		}
 	case reflect.Slice, reflect.Array:
 		if n.Kind != yaml.SequenceNode {
 			return
 		}
 		for i, v := range n.Content {
-			walk(v, t.Elem(), fmt.Sprintf("%s[%d]", path, i), lines, probs)
+			walk(v, t.Elem(), fmt.Sprintf("%s[%d]", path, i), depth+1, lines, probs)
 		}
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
 			return
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			walk(n.Content[i+1], t.Elem(), join(path, n.Content[i].Value), lines, probs)
+			walk(n.Content[i+1], t.Elem(), join(path, n.Content[i].Value), depth+1, lines, probs)
 		}
 	}
 }
