@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
 )
 
 // Capture takes one finger image into the module's image buffer (GenImg).
@@ -130,4 +129,3 @@ func (d *Dev) Aura(mode AuraMode, color AuraColor, speed, count uint8) error {
 	_, err := d.transact("AuraLedConfig", cmdAuraLed, []byte{byte(mode), speed, byte(color), count}, 0)
 	return err
 }
-
