@@ -1,0 +1,241 @@
+// Package minutiae extracts ridge endings and bifurcations from fingerprint
+// images, with a per-minutia quality and a 0-100 image quality score. It is
+// the on-device half of the fingerprint pipeline: grey image in,
+// []fmr.Minutia out, ready for agent/fmr to encode as an ISO/IEC 19794-2 or
+// ANSI INCITS 378 record.
+//
+// The pipeline works at 500 ppi (images at other resolutions are resampled;
+// coordinates are written back in the image's own pixels) in these stages,
+// each measured by its own benchmark:
+//
+//  1. prepare: copy (or resample) into a padded working buffer;
+//  2. blocks: per 8×8 block, grey statistics and the gradient structure
+//     tensor (central differences);
+//  3. segment: foreground blocks from gradient energy relative to the
+//     image's own strongest blocks, majority-filtered, largest component,
+//     holes filled;
+//  4. orient: ridge orientation and its certainty per block from the tensor
+//     summed over 3×3 blocks, then smoothed over 5×5 blocks weighted by
+//     certainty;
+//  5. binarize: contextual enhancement by oriented smoothing, 15 pixels
+//     along the ridge, compared with its 9-pixel average across the ridge
+//     (one ridge period): a pixel darker than its surroundings across the
+//     ridge is ridge;
+//  6. thin: directional thinning by deletion of simple points down to an
+//     8-connected one-pixel skeleton;
+//  7. detect: endings and bifurcations on the skeleton, each traced along
+//     its ridges; false minutiae removed (border, spurs, islands, bridges,
+//     lakes, breaks, clusters); direction from the traced ridge and the
+//     orientation field; quality from local orientation certainty, contrast
+//     and distance to the border;
+//  8. quality: the image quality score (see Quality).
+//
+// All arithmetic that affects the output is integer or fixed point, so the
+// same image gives bit-identical templates on amd64, arm64 and armv7.
+//
+// An Extractor holds every buffer and is reused from image to image, so
+// that steady-state extraction allocates only the returned Result and its
+// minutiae. It is not safe for concurrent use: use one Extractor per
+// goroutine (one per core for batches).
+package minutiae
+
+import (
+	"errors"
+	"fmt"
+	"image"
+
+	"github.com/bali-rbdes/kiosk/agent/fmr"
+)
+
+// Sentinel errors; test them with errors.Is.
+var (
+	// ErrImageSize means the image is smaller or larger than the extractor
+	// accepts (MinSide..MaxSide pixels per side at 500 ppi equivalent).
+	ErrImageSize = errors.New("image size outside the accepted range")
+	// ErrResolution means the resolution is outside MinPPI..MaxPPI.
+	ErrResolution = errors.New("resolution outside the accepted range")
+)
+
+// Limits of what Extract accepts.
+const (
+	// MinSide and MaxSide bound the width and height of the image, and of
+	// the image once resampled to 500 ppi.
+	MinSide = 64
+	MaxSide = 2048
+	// MinPPI and MaxPPI bound the image resolution.
+	MinPPI = 250
+	MaxPPI = 1200
+	// WorkPPI is the resolution the pipeline works at.
+	WorkPPI = 500
+)
+
+// Options tunes an Extractor. The zero value of a field means its default.
+type Options struct {
+	// MaxMinutiae caps the minutiae returned, best quality first
+	// (default 120; at most 255, the limit of an ISO record view).
+	MaxMinutiae int
+	// MinMinutiaQuality drops minutiae of lower quality (0-100, default
+	// 10).
+	MinMinutiaQuality int
+}
+
+// DefaultOptions returns the options New uses for nil.
+func DefaultOptions() *Options {
+	return &Options{MaxMinutiae: 120, MinMinutiaQuality: 10}
+}
+
+// Result is what Extract finds in one image.
+type Result struct {
+	// Width, Height and PPI describe the image the minutiae refer to.
+	Width, Height, PPI int
+	// Minutiae in the image's own pixels, best quality first.
+	Minutiae []fmr.Minutia
+	// Quality is the image quality score 0-100 (see Quality).
+	Quality int
+	// Measures are the components of Quality.
+	Measures QualityMeasures
+	// Foreground is the bounding box of the finger area, in image pixels.
+	Foreground image.Rectangle
+	// ForegroundArea is the finger area in image pixels.
+	ForegroundArea int
+}
+
+// Extractor runs the minutiae pipeline. Reuse it for many images; it is not
+// safe for concurrent use.
+type Extractor struct {
+	opts Options
+
+	// Image geometry of the current image.
+	imgW, imgH, ppi int
+	// Working image geometry: w×h pixels at WorkPPI, padded by pad pixels
+	// on every side; stride is the padded row length.
+	w, h, stride int
+	bw, bh       int // blocks per row and column
+
+	gray  []uint8  // padded working image
+	along []uint16 // oriented smoothing along the ridges
+	bin   []uint8  // ridge map, then skeleton; 0 in the padding
+
+	// Per block.
+	bmean, bstd   []uint8
+	sxx, syy, sxy []int32
+	energy        []int32
+	ori           []int16 // ridge orientation [0, halfTurn)
+	coh           []uint8 // orientation certainty 0-255
+	mask          []uint8 // 1 foreground
+	dil           []uint8 // foreground dilated by one block
+	dist          []uint8 // chessboard distance in blocks to background
+	tmp           []int32
+
+	// Ridge-valley clarity accumulated by binarize.
+	clarSum int64
+	clarN   int
+
+	// Thinning and detection.
+	queue []int32
+	next  []int32
+	cands []candidate
+
+	tables *tables
+}
+
+// tables are the lookup tables that depend on nothing but the constants.
+type tables struct {
+	count  [256]uint8 // neighbours set
+	yokoi  [256]uint8 // 8-connectivity number of the neighbourhood
+	alongX [nDirs][2*alongR + 1]int8
+	alongY [nDirs][2*alongR + 1]int8
+	acrX   [nDirs][2*acrossR + 1]int8
+	acrY   [nDirs][2*acrossR + 1]int8
+}
+
+// New returns an Extractor with the given options (nil means
+// DefaultOptions).
+func New(opts *Options) (*Extractor, error) {
+	o := *DefaultOptions()
+	if opts != nil {
+		if opts.MaxMinutiae != 0 {
+			o.MaxMinutiae = opts.MaxMinutiae
+		}
+		if opts.MinMinutiaQuality != 0 {
+			o.MinMinutiaQuality = opts.MinMinutiaQuality
+		}
+	}
+	if o.MaxMinutiae < 1 || o.MaxMinutiae > 255 {
+		return nil, fmt.Errorf("minutiae: MaxMinutiae %d outside 1..255 (an ISO record view holds at most 255)", o.MaxMinutiae)
+	}
+	if o.MinMinutiaQuality < 0 || o.MinMinutiaQuality > 100 {
+		return nil, fmt.Errorf("minutiae: MinMinutiaQuality %d outside 0..100", o.MinMinutiaQuality)
+	}
+	return &Extractor{opts: o, tables: newTables()}, nil
+}
+
+// Extract finds the minutiae of one image at ppi pixels per inch (0 means
+// 500). The Result is freshly allocated and stays valid after later calls.
+// An image with no usable finger area gives a Result with no minutiae and
+// quality 0, not an error.
+func Extract(img *image.Gray, ppi int) (*Result, error) {
+	e, err := New(nil)
+	if err != nil {
+		return nil, err
+	}
+	return e.Extract(img, ppi)
+}
+
+// Extract finds the minutiae of one image at ppi pixels per inch (0 means
+// 500). See the package-level Extract.
+func (e *Extractor) Extract(img *image.Gray, ppi int) (*Result, error) {
+	if err := e.prepare(img, ppi); err != nil {
+		return nil, err
+	}
+	e.blocks()
+	e.segment()
+	e.orient()
+	e.binarize()
+	e.thin()
+	e.detect()
+	return e.result(), nil
+}
+
+// result builds the returned Result: the only allocations of a
+// steady-state extraction.
+func (e *Extractor) result() *Result {
+	r := &Result{Width: e.imgW, Height: e.imgH, PPI: e.ppi}
+	n := 0
+	for i := range e.cands {
+		if e.cands[i].keep {
+			n++
+		}
+	}
+	if n > 0 {
+		r.Minutiae = make([]fmr.Minutia, 0, n)
+		for i := range e.cands {
+			c := &e.cands[i]
+			if !c.keep {
+				continue
+			}
+			x, y := e.toImage(int(c.x), int(c.y))
+			kind := fmr.Ending
+			if c.bif {
+				kind = fmr.Bifurcation
+			}
+			r.Minutiae = append(r.Minutiae, fmr.Minutia{
+				Kind: kind, X: uint16(x), Y: uint16(y),
+				Angle:   uint8(((c.dir + 2) >> 2) & 255),
+				Quality: uint8(c.quality),
+			})
+		}
+	}
+	e.imageQuality(r)
+	return r
+}
+
+// toImage maps working coordinates to image pixels.
+func (e *Extractor) toImage(x, y int) (int, int) {
+	if e.w == e.imgW && e.h == e.imgH {
+		return x, y
+	}
+	ix := (2*x + 1) * e.imgW / (2 * e.w)
+	iy := (2*y + 1) * e.imgH / (2 * e.h)
+	return min(ix, e.imgW-1), min(iy, e.imgH-1)
+}
