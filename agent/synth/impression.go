@@ -1,0 +1,156 @@
+package synth
+
+import (
+	"image"
+	"math"
+
+	"github.com/bali-rbdes/kiosk/agent/fmr"
+)
+
+// ImpressionParams are the conditions of one impression. Impression draws
+// them at random; ImpressionWith takes them as given.
+type ImpressionParams struct {
+	// DX and DY move the finger on the sensor, in master pixels (500 ppi),
+	// from the position that centres its core (or its centre for arches).
+	DX, DY float64
+	// Rotation of the finger on the sensor in radians, counter-clockwise
+	// as seen in the image.
+	Rotation float64
+	// Distortion is the amplitude in pixels of the non-linear elastic
+	// distortion of the skin away from the centre of contact.
+	Distortion float64
+	// Pressure in [-1, 1]: light touches print thin ridges over a small
+	// area, heavy ones thick ridges over a large area.
+	Pressure float64
+	// Moisture in [-1, 1]: dry skin prints broken, pale ridges; wet skin
+	// prints thick, merging ridges.
+	Moisture float64
+	// Noise scales the sensor's pixel noise (1 is typical).
+	Noise float64
+	// ContactX and ContactY move the centre of the contact area from the
+	// centre of the finger, in master pixels; ContactSize scales it.
+	ContactX, ContactY, ContactSize float64
+	// Seed drives the textures (dry spots, stains, pixel noise).
+	Seed uint64
+}
+
+// Impression is one synthetic capture of a finger with its ground truth.
+type Impression struct {
+	// Image is the capture as the sensor delivers it.
+	Image *image.Gray
+	// Foreground is 255 where the finger touched the sensor and 0 elsewhere,
+	// same size as Image.
+	Foreground *image.Gray
+	// Truth are the ground-truth minutiae in image pixels: the master's
+	// minutiae carried through displacement, rotation and distortion, less
+	// those outside the image or the contact area.
+	Truth []Minutia
+	// Edge holds, for each Truth minutia, its distance in pixels to the
+	// edge of the contact area or of the image, whichever is nearer.
+	Edge []float64
+	// Cores and Deltas are the singular points that fall in the image.
+	Cores, Deltas []Point
+	// Sensor, Width, Height and PPI describe the image.
+	Sensor        Sensor
+	Width, Height int
+	PPI           int
+	// Position is the finger position (0 unknown) and Index the impression
+	// number the caller asked for.
+	Position int
+	Index    uint64
+	// Params are the conditions the impression was taken under.
+	Params ImpressionParams
+}
+
+// TruthWithin returns the ground-truth minutiae at least margin pixels
+// inside the contact area and the image. Extractors cannot see minutiae
+// right at the edge of a print; measure recall against TruthWithin(m) with
+// the margin the extractor uses to drop edge minutiae.
+func (im *Impression) TruthWithin(margin float64) []Minutia {
+	var out []Minutia
+	for i, m := range im.Truth {
+		if im.Edge[i] >= margin {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Minutiae returns the ground truth in ISO/IEC 19794-2 form: positions
+// rounded to whole pixels, angles in units of 360/256 degrees, quality
+// from 20 at the edge of the contact area to 100 at 40 pixels or more
+// inside it.
+func (im *Impression) Minutiae() []fmr.Minutia {
+	out := make([]fmr.Minutia, 0, min(len(im.Truth), 255))
+	for i, m := range im.Truth {
+		if i == 255 {
+			break
+		}
+		out = append(out, ToFMR(m, im.Edge[i]))
+	}
+	return out
+}
+
+// ToFMR converts a minutia to its ISO form; edge is its distance in pixels
+// to the edge of the print, which sets the quality.
+func ToFMR(m Minutia, edge float64) fmr.Minutia {
+	a := int(math.Floor(float64(m.Direction*(256/twoPi))+0.5)) & 255
+	q := 20 + int(math.Floor(float64(80*math.Min(1, math.Max(0, edge)/40))+0.5))
+	return fmr.Minutia{
+		Kind:    m.Kind,
+		X:       uint16(max(0, math.Floor(m.X+0.5))),
+		Y:       uint16(max(0, math.Floor(m.Y+0.5))),
+		Angle:   uint8(a),
+		Quality: uint8(q),
+	}
+}
+
+// Record returns the ground truth as an ISO/IEC 19794-2:2005 finger
+// minutiae record of one view (live-scan plain impression), ready for the
+// fmr encoder.
+func (im *Impression) Record() *fmr.Record {
+	ppcm := fmr.PPIToPPCM(im.PPI)
+	return &fmr.Record{
+		Format:    fmr.ISO,
+		Equipment: im.Sensor.model().equipment,
+		Width:     uint16(im.Width),
+		Height:    uint16(im.Height),
+		ResX:      ppcm,
+		ResY:      ppcm,
+		Views: []fmr.View{{
+			Position:   uint8(im.Position),
+			ViewNumber: uint8(im.Index % 16),
+			Impression: 0,
+			Quality:    60,
+			Minutiae:   im.Minutiae(),
+		}},
+	}
+}
+
+// Impression returns impression number k of the finger, rendered for the
+// Generator's sensor. The same finger, sensor and k always give the same
+// impression, byte for byte.
+func (f *Finger) Impression(k uint64) *Impression {
+	r := newRNG(f.Master.Seed, "impression/"+f.g.sensor.name, k)
+	im := f.ImpressionWith(drawParams(r, f.g.sensor))
+	im.Index = k
+	return im
+}
+
+// drawParams draws impression conditions for a sensor.
+func drawParams(r *rng, s *sensorModel) ImpressionParams {
+	clamp := func(v, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, v)) }
+	return ImpressionParams{
+		DX:          float64(r.norm() * s.displacement),
+		DY:          float64(r.norm() * s.displacement),
+		Rotation:    clamp(float64(r.norm()*0.14), -0.35, 0.35),
+		Distortion:  r.uniform(1, 7),
+		Pressure:    clamp(float64(r.norm()*0.45), -1, 1),
+		Moisture:    clamp(float64(r.norm()*0.45), -1, 1),
+		Noise:       r.uniform(0.7, 1.4),
+		ContactX:    float64(r.norm() * 15),
+		ContactY:    float64(r.norm() * 20),
+		ContactSize: r.uniform(0.85, 1.1),
+		Seed:        r.r.Uint64(),
+	}
+}

@@ -1,0 +1,148 @@
+package synth
+
+import "fmt"
+
+// Class is a fingerprint's pattern class (Henry classes as FVC and SFinGe
+// use them).
+type Class uint8
+
+// Classes, with the share of each in the general population that the
+// generator draws them with (Wilson, Candela and Watson's NIST figures, as
+// SFinGe uses them).
+const (
+	Arch       Class = iota + 1 // 3.7 %
+	TentedArch                  // 2.9 %
+	LeftLoop                    // 33.8 %
+	RightLoop                   // 31.7 %
+	Whorl                       // 27.9 %
+)
+
+var classNames = [...]string{"", "arch", "tented_arch", "left_loop", "right_loop", "whorl"}
+
+// classWeights are the draw weights of Arch..Whorl.
+var classWeights = []float64{3.7, 2.9, 33.8, 31.7, 27.9}
+
+// String returns the class name in snake case, as the JSON ground truth
+// spells it ("left_loop").
+func (c Class) String() string {
+	if int(c) < len(classNames) && c != 0 {
+		return classNames[c]
+	}
+	return fmt.Sprintf("class(%d)", uint8(c))
+}
+
+// Point is a position in pixels, origin at the top-left corner, y downwards.
+type Point struct {
+	X, Y float64
+}
+
+// singular is a core or delta with its Vizcaya-Gerhardt correction: the
+// argument α of z - z0 is replaced by the piecewise-linear g(α) through the
+// knots (-π + kπ/4, -π + kπ/4 + corr[k]), k = 0..8, corr[8] = corr[0].
+type singular struct {
+	p    Point
+	corr [9]float64
+}
+
+// g applies the correction to an argument α in [-π, π].
+func (s *singular) g(alpha float64) float64 {
+	u := (alpha + pi) / (pi / 4)
+	k := int(u)
+	if k < 0 {
+		k = 0
+	}
+	if k > 7 {
+		k = 7
+	}
+	f := u - float64(k)
+	return alpha + s.corr[k] + float64(f*(s.corr[k+1]-s.corr[k]))
+}
+
+// orientModel is the orientation field of a master: a zero-pole model
+// (Sherlock and Monro) with Vizcaya-Gerhardt corrections around each
+// singular point, or for arches a closed-form arch flow.
+type orientModel struct {
+	class          Class
+	cores, deltas  []singular
+	archA, archTop float64 // arch: slope amplitude and the y of the fingertip top
+	archCX, archW  float64 // arch: centre x and half width
+	archH          float64 // arch: fingertip height
+}
+
+// at returns the ridge orientation at (x, y) in radians, in image
+// coordinates (y downwards), modulo π.
+func (m *orientModel) at(x, y float64) float64 {
+	if m.class == Arch {
+		xn := (x - m.archCX) / m.archW
+		yn := (y - m.archTop) / m.archH
+		a := m.archA * (1 - yn/0.85)
+		if a < 0 {
+			a = 0
+		}
+		// Ridges rise towards the middle: dy/dx < 0 left of centre.
+		slope := float64(a*xn) / (1 + float64(xn*xn))
+		return atan(2 * slope)
+	}
+	// Work in mathematical coordinates (y up) as the model is defined, then
+	// mirror back.
+	var th float64
+	for i := range m.deltas {
+		d := &m.deltas[i]
+		th -= d.g(atan2(d.p.Y-y, x-d.p.X))
+	}
+	for i := range m.cores {
+		c := &m.cores[i]
+		th += c.g(atan2(c.p.Y-y, x-c.p.X))
+	}
+	return -th / 2
+}
+
+// newOrientModel draws the singular points of class c for a fingertip whose
+// bounding box is given, with corrections from r.
+func newOrientModel(c Class, r *rng, tip fingertip) *orientModel {
+	m := &orientModel{class: c}
+	cx := tip.cx + float64(r.norm()*10)
+	// The core sits a bit above the middle of the fingertip.
+	cy := tip.top + float64(tip.height*r.uniform(0.36, 0.5))
+	addCore := func(x, y float64) { m.cores = append(m.cores, singular{p: Point{x, y}, corr: corrections(r)}) }
+	addDelta := func(x, y float64) { m.deltas = append(m.deltas, singular{p: Point{x, y}, corr: corrections(r)}) }
+	switch c {
+	case Arch:
+		m.archA = r.uniform(0.6, 1.3)
+		m.archTop = tip.top + float64(tip.height*r.uniform(0.15, 0.35))
+		m.archCX = cx
+		m.archW = tip.width / 2
+		m.archH = tip.height
+	case TentedArch:
+		addCore(cx, cy)
+		addDelta(cx+float64(r.norm()*6), cy+r.uniform(60, 110))
+	case LeftLoop, RightLoop:
+		dx := r.uniform(70, 120)
+		if c == RightLoop {
+			dx = -dx
+		}
+		addCore(cx-float64(dx/4), cy)
+		addDelta(cx+float64(dx*0.75), cy+r.uniform(100, 150))
+	case Whorl:
+		// Two cores a little apart (a spiral or a double loop), a delta on
+		// each side below.
+		a := r.uniform(-pi, pi)
+		d := r.uniform(10, 30)
+		s, co := sinCos(a)
+		addCore(cx+float64(d*co), cy+float64(d*s))
+		addCore(cx-float64(d*co), cy-float64(d*s))
+		addDelta(cx-r.uniform(85, 130), cy+r.uniform(100, 150))
+		addDelta(cx+r.uniform(85, 130), cy+r.uniform(100, 150))
+	}
+	return m
+}
+
+// corrections draws the 9 knot offsets of a Vizcaya-Gerhardt correction.
+func corrections(r *rng) [9]float64 {
+	var k [9]float64
+	for i := 0; i < 8; i++ {
+		k[i] = r.uniform(-0.22, 0.22)
+	}
+	k[8] = k[0]
+	return k
+}
