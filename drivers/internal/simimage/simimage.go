@@ -1,0 +1,85 @@
+// Package simimage converts source images (synthetic fingers, face photos)
+// to the geometry and pixel format of a simulated sensor.
+package simimage
+
+import (
+	"image"
+	"image/color"
+	"image/draw"
+
+	xdraw "golang.org/x/image/draw"
+)
+
+// GrayCrop returns src as a w x h 8-bit grey image at its own resolution:
+// the centre of src when it is larger, src centred on pad when smaller.
+// Fingerprint sensors and finger images share a resolution (about 500 ppi),
+// so a sensor sees the middle of a larger finger image.
+func GrayCrop(src image.Image, w, h int, pad uint8) *image.Gray {
+	dst := image.NewGray(image.Rect(0, 0, w, h))
+	for i := range dst.Pix {
+		dst.Pix[i] = pad
+	}
+	if src == nil {
+		return dst
+	}
+	sb := src.Bounds()
+	// Offsets of the centred overlap in src and dst.
+	sx := sb.Min.X + max(0, (sb.Dx()-w)/2)
+	sy := sb.Min.Y + max(0, (sb.Dy()-h)/2)
+	dx := max(0, (w-sb.Dx())/2)
+	dy := max(0, (h-sb.Dy())/2)
+	cw := min(w, sb.Dx())
+	ch := min(h, sb.Dy())
+	r := image.Rect(dx, dy, dx+cw, dy+ch)
+	draw.Draw(dst, r, src, image.Pt(sx, sy), draw.Src)
+	return dst
+}
+
+// Cover returns src scaled to fill a w x h RGBA image, cropping the excess
+// of the longer side evenly, as a camera with that sensor size frames the
+// same scene.
+func Cover(src image.Image, w, h int) *image.RGBA {
+	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	if src == nil {
+		draw.Draw(dst, dst.Bounds(), image.NewUniform(color.Gray{128}), image.Point{}, draw.Src)
+		return dst
+	}
+	sb := src.Bounds()
+	if sb.Empty() {
+		return dst
+	}
+	// Crop src to the aspect ratio of the destination.
+	crop := sb
+	if sb.Dx()*h > sb.Dy()*w { // src is wider
+		cw := sb.Dy() * w / h
+		crop.Min.X += (sb.Dx() - cw) / 2
+		crop.Max.X = crop.Min.X + cw
+	} else {
+		ch := sb.Dx() * h / w
+		crop.Min.Y += (sb.Dy() - ch) / 2
+		crop.Max.Y = crop.Min.Y + ch
+	}
+	xdraw.ApproxBiLinear.Scale(dst, dst.Bounds(), src, crop, xdraw.Src, nil)
+	return dst
+}
+
+// YUYV packs img (w even) as YUYV 4:2:2: Y0 U Y1 V per pixel pair, BT.601
+// full range as image/color computes it, the two pixels' chroma averaged.
+func YUYV(img image.Image) []byte {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	out := make([]byte, 0, w*h*2)
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x+1 < b.Max.X; x += 2 {
+			y0, u0, v0 := ycc(img.At(x, y))
+			y1, u1, v1 := ycc(img.At(x+1, y))
+			out = append(out, y0, uint8((int(u0)+int(u1)+1)/2), y1, uint8((int(v0)+int(v1)+1)/2))
+		}
+	}
+	return out
+}
+
+func ycc(c color.Color) (y, cb, cr uint8) {
+	r, g, b, _ := c.RGBA()
+	return color.RGBToYCbCr(uint8(r>>8), uint8(g>>8), uint8(b>>8))
+}
