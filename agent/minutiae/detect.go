@@ -60,9 +60,9 @@ type candidate struct {
 	keep    bool
 	narms   int8
 	arms    [3]arm
-	dir     int // direction in 1/1024 turn (see direction)
-	quality int // 0-100
-	crowd   int // kept minutiae within clusterRadius
+	dir     int   // direction in 1/1024 turn (see direction)
+	quality int   // 0-100
+	crowd   int   // kept minutiae within clusterRadius
 	why     uint8 // why it was dropped (tests and tuning)
 }
 
@@ -84,47 +84,30 @@ const (
 )
 
 // arms returns the starting neighbours of the ridges leaving a skeleton
-// pixel with neighbourhood code cd: one per 8-connected group of
-// neighbours, its first 4-neighbour when it has one. At most 4 are
-// returned; n counts all groups.
+// pixel with neighbourhood code cd: one per run of consecutive ridge
+// neighbours around the pixel (as the crossing number counts them), its
+// first 4-neighbour when it has one. At most 4 are returned; n counts all
+// runs.
 func arms(cd int) (starts [4]int, n int) {
-	var group [8]int
-	for k := range group {
-		group[k] = -1
+	if cd == 0 || cd == 255 {
+		return starts, 0
 	}
-	for k := 0; k < 8; k++ {
-		if cd>>k&1 == 0 || group[k] >= 0 {
-			continue
+	// Start the scan just after a clear neighbour so no run wraps.
+	k0 := 0
+	for cd>>k0&1 != 0 {
+		k0++
+	}
+	for i := 1; i <= 8; i++ {
+		k := (k0 + i) & 7
+		if cd>>k&1 == 0 || cd>>((k+7)&7)&1 != 0 {
+			continue // clear, or not the first of its run
 		}
-		// Flood the group of k over the ring neighbours k±1 (always
-		// adjacent) and, from a 4-neighbour, k±2 (diagonally adjacent).
-		var stack [8]int
-		sp := 0
-		stack[sp] = k
-		sp++
-		group[k] = n
-		pick := -1
-		for sp > 0 {
-			sp--
-			j := stack[sp]
-			if j&1 == 0 && (pick < 0 || j < pick) {
-				pick = j
-			}
-			steps := []int{1, 7}
+		pick := k
+		for j := k; cd>>(j&7)&1 != 0; j++ {
 			if j&1 == 0 {
-				steps = []int{1, 7, 2, 6}
+				pick = j & 7
+				break
 			}
-			for _, st := range steps {
-				m := (j + st) & 7
-				if cd>>m&1 != 0 && group[m] < 0 {
-					group[m] = n
-					stack[sp] = m
-					sp++
-				}
-			}
-		}
-		if pick < 0 {
-			pick = k
 		}
 		if n < len(starts) {
 			starts[n] = pick
@@ -150,9 +133,8 @@ func (e *Extractor) detect() {
 				continue
 			}
 			c := code(bin, p, &o)
-			n := t.count[c]
-			if n == 1 || (n >= 3 && t.yokoi[c] >= 3) {
-				e.cands = append(e.cands, candidate{p: int32(p), x: int16(x), y: int16(y), bif: n != 1, keep: true})
+			if cn := t.cn[c]; cn == 1 || cn >= 3 {
+				e.cands = append(e.cands, candidate{p: int32(p), x: int16(x), y: int16(y), bif: cn != 1, keep: true})
 			}
 		}
 	}
@@ -212,8 +194,7 @@ func (e *Extractor) follow(start, first int, o *[8]int) arm {
 		}
 		r.length = int16(step)
 		cd := code(bin, cur, o)
-		n := t.count[cd]
-		if n == 1 || (n >= 3 && t.yokoi[cd] >= 3) {
+		if cn := t.cn[cd]; cn == 1 || cn >= 3 {
 			if k, ok := e.findCandidate(cur); ok {
 				r.end, r.other = armMinutia, int32(k)
 			} else {

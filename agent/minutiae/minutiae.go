@@ -112,9 +112,14 @@ type Extractor struct {
 	w, h, stride int
 	bw, bh       int // blocks per row and column
 
-	gray  []uint8  // padded working image
-	along []uint16 // oriented smoothing along the ridges
-	bin   []uint8  // ridge map, then skeleton; 0 in the padding
+	gray  []uint8 // padded working image
+	along []byte  // oriented smoothing along the ridges, little-endian uint16
+	// bits is the ridge map as a bit image, wpr 64-bit words per row, one
+	// zero word and one zero row on each side; bits2 is the second buffer
+	// of the thinning.
+	bits, bits2 []uint64
+	wpr         int
+	bin         []uint8 // skeleton, one byte per pixel; 0 in the padding
 
 	// Per block.
 	bmean, bstd   []uint8
@@ -143,6 +148,7 @@ type Extractor struct {
 type tables struct {
 	count  [256]uint8 // neighbours set
 	yokoi  [256]uint8 // 8-connectivity number of the neighbourhood
+	cn     [256]uint8 // crossing number: runs of ridge neighbours
 	alongX [nDirs][2*alongR + 1]int8
 	alongY [nDirs][2*alongR + 1]int8
 	acrX   [nDirs][2*acrossR + 1]int8

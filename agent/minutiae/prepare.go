@@ -64,10 +64,14 @@ func (e *Extractor) resize(w, h int) {
 	e.stride = w + 2*pad
 	n := e.stride * (h + 2*pad)
 	e.gray = grow(e.gray, n)
-	e.along = grow(e.along, n)
+	e.along = grow(e.along, 2*n)
 	e.bin = grow(e.bin, n)
 	clear(e.along)
 	clear(e.bin)
+	e.wpr = (w+63)/64 + 2
+	e.bits = grow(e.bits, (h+2)*e.wpr)
+	e.bits2 = grow(e.bits2, (h+2)*e.wpr)
+	clear(e.bits2) // its border rows are never written by the thinning
 	e.bw, e.bh = (w+bs-1)/bs, (h+bs-1)/bs
 	nb := e.bw * e.bh
 	e.bmean = grow(e.bmean, nb)

@@ -1,5 +1,7 @@
 package minutiae
 
+import "math/bits"
+
 // QualityMeasures are the components of the image quality score, each
 // 0-100 (higher is better) except where noted.
 type QualityMeasures struct {
@@ -80,7 +82,6 @@ func (e *Extractor) frequency() int {
 	bw, bh := e.bw, e.bh
 	nb := bw * bh
 	cnt := e.tmp[:nb]
-	s := e.stride
 	for by := 0; by < bh; by++ {
 		y0, y1 := by*bs, min(by*bs+bs, e.h)
 		for bx := 0; bx < bw; bx++ {
@@ -89,13 +90,10 @@ func (e *Extractor) frequency() int {
 			if e.mask[b] == 0 {
 				continue
 			}
-			x0, x1 := bx*bs, min(bx*bs+bs, e.w)
 			var n int32
 			for y := y0; y < y1; y++ {
-				row := (y+pad)*s + pad
-				for _, v := range e.bin[row+x0 : row+x1] {
-					n += int32(v & 1)
-				}
+				w := e.bits[(y+1)*e.wpr+1+bx/8]
+				n += int32(bits.OnesCount8(uint8(w >> (8 * (bx & 7)))))
 			}
 			cnt[b] = n
 		}

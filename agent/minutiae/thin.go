@@ -1,5 +1,7 @@
 package minutiae
 
+import "math/bits"
+
 // Neighbour k of a pixel, k = 0..7 counter-clockwise from east (y up):
 // E, NE, N, NW, W, SW, S, SE.
 var nbX = [8]int{1, 1, 0, -1, -1, -1, 0, 1}
@@ -24,59 +26,106 @@ func code(bin []uint8, p int, o *[8]int) int {
 
 // maxThinRounds bounds the thinning; ridges are a few pixels wide, so it
 // converges in far fewer rounds.
-const maxThinRounds = 40
+const maxThinRounds = 32
 
-// thin reduces the ridge map to an 8-connected skeleton one pixel wide:
-// rounds of four directional passes (N, E, S, W) delete border pixels that
-// are simple (their removal keeps the ridge connected) and not end points,
-// until nothing changes. Only pixels next to a deletion are looked at
-// again. In bin, bit 0 is ridge and bit 1 means "queued".
+// Thinning pass directions.
+const (
+	north = iota
+	east
+	south
+	west
+)
+
+// thin reduces the ridge bit image to an 8-connected skeleton one pixel
+// wide, 64 pixels at a time: rounds of four directional passes (N, E, S, W)
+// each delete, in parallel, every border pixel of that direction that is
+// simple (8-connectivity; Yokoi's connectivity number is 1) and not an end
+// point (it has at least two neighbours), until a round deletes nothing.
+// Deleting simple non-end border points of one direction in parallel keeps
+// the topology (Rosenfeld 1975). The skeleton is then unpacked into e.bin
+// for tracing.
 func (e *Extractor) thin() {
-	s := e.stride
-	bin := e.bin
-	o := e.neighbourOffsets()
-	t := e.tables
-	q := e.queue[:0]
-	// Initial queue: ridge pixels with a background 4-neighbour.
+	src, dst := e.bits, e.bits2
+	for round := 0; round < maxThinRounds; round++ {
+		var changed uint64
+		for dir := north; dir <= west; dir++ {
+			changed |= e.thinPass(src, dst, dir)
+			src, dst = dst, src
+		}
+		if changed == 0 {
+			break
+		}
+	}
+	e.bits, e.bits2 = src, dst
+	// Unpack.
+	s, wpr := e.stride, e.wpr
 	for y := 0; y < e.h; y++ {
-		row := (y+pad)*s + pad
-		for p := row; p < row+e.w; p++ {
-			if bin[p] != 0 && (bin[p+1] == 0 || bin[p-1] == 0 || bin[p+s] == 0 || bin[p-s] == 0) {
-				bin[p] = 3
-				q = append(q, int32(p))
+		row := src[(y+1)*wpr : (y+2)*wpr]
+		base := (y+pad)*s + pad
+		for j := 1; j < wpr-1; j++ {
+			for v := row[j]; v != 0; v &= v - 1 {
+				x := (j-1)*64 + bits.TrailingZeros64(v)
+				e.bin[base+x] = 1
 			}
 		}
 	}
-	dirs := [4]int{-s, 1, s, -1} // N, E, S, W
-	next := e.next[:0]
-	for round := 0; round < maxThinRounds && len(q) > 0; round++ {
-		for _, p := range q {
-			bin[p] &= 1 // a queued pixel may have been deleted since
-		}
-		next = next[:0]
-		for _, d := range dirs {
-			for _, p32 := range q {
-				p := int(p32)
-				if bin[p]&1 == 0 || bin[p+d]&1 != 0 {
-					continue
-				}
-				c := code(bin, p, &o)
-				if t.count[c] < 2 || t.yokoi[c] != 1 {
-					continue
-				}
-				bin[p] = 0
-				for _, ok := range o {
-					if n := p + ok; bin[n] == 1 {
-						bin[n] = 3
-						next = append(next, int32(n))
-					}
-				}
+}
+
+// thinPass runs one directional pass from src into dst and returns a
+// non-zero value when it deleted something.
+func (e *Extractor) thinPass(src, dst []uint64, dir int) uint64 {
+	wpr := e.wpr
+	var changed uint64
+	for y := 1; y <= e.h; y++ {
+		up := src[(y-1)*wpr : y*wpr]
+		cur := src[y*wpr : (y+1)*wpr]
+		down := src[(y+1)*wpr : (y+2)*wpr]
+		out := dst[y*wpr : (y+1)*wpr]
+		for j := 1; j < wpr-1; j++ {
+			c := cur[j]
+			if c == 0 {
+				out[j] = 0
+				continue
 			}
+			u, d := up[j], down[j]
+			// Neighbour planes: bit x of each is pixel x's neighbour.
+			xE := c>>1 | cur[j+1]<<63
+			xW := c<<1 | cur[j-1]>>63
+			xN := u
+			xS := d
+			xNE := u>>1 | up[j+1]<<63
+			xNW := u<<1 | up[j-1]>>63
+			xSE := d>>1 | down[j+1]<<63
+			xSW := d<<1 | down[j-1]>>63
+			var border uint64
+			switch dir {
+			case north:
+				border = ^xN
+			case east:
+				border = ^xE
+			case south:
+				border = ^xS
+			default:
+				border = ^xW
+			}
+			// Yokoi terms over E, N, W, S: t = ¬x_k ∧ (x_k+1 ∨ x_k+2).
+			t0 := ^xE & (xNE | xN)
+			t1 := ^xN & (xNW | xW)
+			t2 := ^xW & (xSW | xS)
+			t3 := ^xS & (xSE | xE)
+			odd := t0 ^ t1 ^ t2 ^ t3
+			three := t0&t1&(t2|t3) | t2&t3&(t0|t1)
+			simple := odd &^ three
+			// At least two neighbours.
+			var one, two uint64
+			for _, n := range [8]uint64{xE, xNE, xN, xNW, xW, xSW, xS, xSE} {
+				two |= one & n
+				one |= n
+			}
+			del := c & border & simple & two
+			out[j] = c &^ del
+			changed |= del
 		}
-		q, next = next, q
 	}
-	for _, p := range q {
-		bin[p] &= 1
-	}
-	e.queue, e.next = q[:0], next[:0]
+	return changed
 }
