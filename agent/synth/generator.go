@@ -115,3 +115,11 @@ type Finger struct {
 	// a bare seed).
 	Position int
 }
+
+// SetTraveller returns the seed of traveller number index of the set with
+// the given seed: the identities `kioskctl synth -seed S` draws (finger 101+i
+// is position i%10+1 of traveller SetTraveller(S, i/10)). Different sets
+// share no travellers, short of a 64-bit hash collision.
+func SetTraveller(set uint64, index int) uint64 {
+	return mix(mix(set^0x7365747365747365) + uint64(index))
+}

@@ -51,10 +51,10 @@ func hashImpression(im *Impression) string {
 func TestGolden(t *testing.T) {
 	const seed = 20020101
 	want := map[string]string{
-		"master":  "",
-		"optical": "",
-		"r30x":    "",
-		"fpc1020": "",
+		"master":  "2873bec00b559bf5",
+		"optical": "42c237dc09f74386",
+		"r30x":    "5369e8ac0ab5637c",
+		"fpc1020": "621be82a675231dd",
 	}
 	got := map[string]string{}
 	var m *Master

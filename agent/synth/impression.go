@@ -1,6 +1,7 @@
 package synth
 
 import (
+	"fmt"
 	"image"
 	"math"
 
@@ -12,26 +13,29 @@ import (
 type ImpressionParams struct {
 	// DX and DY move the finger on the sensor, in master pixels (500 ppi),
 	// from the position that centres its core (or its centre for arches).
-	DX, DY float64
+	DX float64 `json:"dx"`
+	DY float64 `json:"dy"`
 	// Rotation of the finger on the sensor in radians, counter-clockwise
 	// as seen in the image.
-	Rotation float64
+	Rotation float64 `json:"rotation"`
 	// Distortion is the amplitude in pixels of the non-linear elastic
 	// distortion of the skin away from the centre of contact.
-	Distortion float64
+	Distortion float64 `json:"distortion"`
 	// Pressure in [-1, 1]: light touches print thin ridges over a small
 	// area, heavy ones thick ridges over a large area.
-	Pressure float64
+	Pressure float64 `json:"pressure"`
 	// Moisture in [-1, 1]: dry skin prints broken, pale ridges; wet skin
 	// prints thick, merging ridges.
-	Moisture float64
+	Moisture float64 `json:"moisture"`
 	// Noise scales the sensor's pixel noise (1 is typical).
-	Noise float64
+	Noise float64 `json:"noise"`
 	// ContactX and ContactY move the centre of the contact area from the
 	// centre of the finger, in master pixels; ContactSize scales it.
-	ContactX, ContactY, ContactSize float64
+	ContactX    float64 `json:"contact_x"`
+	ContactY    float64 `json:"contact_y"`
+	ContactSize float64 `json:"contact_size"`
 	// Seed drives the textures (dry spots, stains, pixel noise).
-	Seed uint64
+	Seed uint64 `json:"seed,string"`
 }
 
 // Impression is one synthetic capture of a finger with its ground truth.
@@ -58,6 +62,9 @@ type Impression struct {
 	// number the caller asked for.
 	Position int
 	Index    uint64
+	// MasterSeed and Class are those of the finger's master.
+	MasterSeed uint64
+	Class      Class
 	// Params are the conditions the impression was taken under.
 	Params ImpressionParams
 }
@@ -94,21 +101,38 @@ func (im *Impression) Minutiae() []fmr.Minutia {
 // ToFMR converts a minutia to its ISO form; edge is its distance in pixels
 // to the edge of the print, which sets the quality.
 func ToFMR(m Minutia, edge float64) fmr.Minutia {
-	a := int(math.Floor(float64(m.Direction*(256/twoPi))+0.5)) & 255
 	q := 20 + int(math.Floor(float64(80*math.Min(1, math.Max(0, edge)/40))+0.5))
 	return fmr.Minutia{
 		Kind:    m.Kind,
-		X:       uint16(max(0, math.Floor(m.X+0.5))),
-		Y:       uint16(max(0, math.Floor(m.Y+0.5))),
-		Angle:   uint8(a),
+		X:       pixel(m.X),
+		Y:       pixel(m.Y),
+		Angle:   fmr.AngleFromRadians(m.Direction),
 		Quality: uint8(q),
 	}
 }
 
 // Record returns the ground truth as an ISO/IEC 19794-2:2005 finger
-// minutiae record of one view (live-scan plain impression), ready for the
-// fmr encoder.
-func (im *Impression) Record() *fmr.Record {
+// minutiae record of one view (a live-scan plain impression), with the
+// cores and deltas in the image as a core/delta extended data area; encode
+// it with fmr.Marshal.
+func (im *Impression) Record() (*fmr.Record, error) {
+	var cd fmr.CoreDelta
+	for _, c := range im.Cores {
+		cd.Cores = append(cd.Cores, fmr.Core{X: pixel(c.X), Y: pixel(c.Y)})
+	}
+	for _, d := range im.Deltas {
+		cd.Deltas = append(cd.Deltas, fmr.Delta{X: pixel(d.X), Y: pixel(d.Y)})
+	}
+	var ext []byte
+	if len(cd.Cores)+len(cd.Deltas) > 0 {
+		data, err := fmr.AppendCoreDelta(fmr.ISO, nil, cd)
+		if err != nil {
+			return nil, fmt.Errorf("synth: core/delta area: %w", err)
+		}
+		if ext, err = fmr.AppendExtended(fmr.ISO, nil, fmr.ExtendedArea{Type: fmr.AreaCoreDelta, Data: data}); err != nil {
+			return nil, fmt.Errorf("synth: extended data: %w", err)
+		}
+	}
 	ppcm := fmr.PPIToPPCM(im.PPI)
 	return &fmr.Record{
 		Format:    fmr.ISO,
@@ -123,9 +147,13 @@ func (im *Impression) Record() *fmr.Record {
 			Impression: 0,
 			Quality:    60,
 			Minutiae:   im.Minutiae(),
+			Extended:   ext,
 		}},
-	}
+	}, nil
 }
+
+// pixel rounds a coordinate to a whole pixel.
+func pixel(v float64) uint16 { return uint16(max(0, math.Floor(v+0.5))) }
 
 // Impression returns impression number k of the finger, rendered for the
 // Generator's sensor. The same finger, sensor and k always give the same

@@ -71,11 +71,18 @@ func (g *Generator) newMaster(seed uint64) *Master {
 	}
 	m.ridge, m.Iterations = g.grow(m, newRNG(seed, "grow", 0))
 	cleanIslands(m.ridge, masterW, masterH, 24)
-	m.soft = blurBinomial(m.ridge, masterW, masterH)
+	keep := func(x, y float64) bool { return m.tip.dist(x, y) >= minutiaEdgeMargin }
 	m.skel = skeletonize(m.ridge, masterW, masterH)
-	m.Minutiae = findMinutiae(m.skel, masterW, masterH, func(x, y float64) bool {
-		return m.tip.dist(x, y) >= minutiaEdgeMargin
-	})
+	mins, gaps := findMinutiae(m.skel, masterW, masterH, keep)
+	if len(gaps) > 0 {
+		// Breaks of a few pixels in a ridge would close or open with
+		// pressure: close them in the master so the truth is not in doubt.
+		healGaps(m.ridge, masterW, masterH, gaps)
+		m.skel = skeletonize(m.ridge, masterW, masterH)
+		mins, _ = findMinutiae(m.skel, masterW, masterH, keep)
+	}
+	m.Minutiae = mins
+	m.soft = blurBinomial(m.ridge, masterW, masterH)
 	return m
 }
 

@@ -33,7 +33,8 @@ func (c Class) String() string {
 
 // Point is a position in pixels, origin at the top-left corner, y downwards.
 type Point struct {
-	X, Y float64
+	X float64 `json:"x"`
+	Y float64 `json:"y"`
 }
 
 // singular is a core or delta with its Vizcaya-Gerhardt correction: the

@@ -167,7 +167,7 @@ func (f *Finger) ImpressionWith(p ImpressionParams) *Impression {
 		Image:      image.NewGray(image.Rect(0, 0, W, H)),
 		Foreground: image.NewGray(image.Rect(0, 0, W, H)),
 		Sensor:     s.id, Width: W, Height: H, PPI: s.ppi,
-		Position: f.Position, Params: p,
+		Position: f.Position, Params: p, MasterSeed: m.Seed, Class: m.Class,
 	}
 	bgNoise := newValueNoise(r, W, H, 120)
 	stain := newValueNoise(r, W, H, 22)

@@ -139,6 +139,7 @@ func crossing(s []uint8, w, x, y int) int {
 const (
 	traceLen = 10 // how far along a branch its direction is measured
 	spurLen  = 8  // a branch from an ending to a bifurcation shorter than this is a spur
+	gapLen   = 6  // two endings closer than this are a break, not two minutiae
 )
 
 // trace follows the skeleton from (x, y) through first neighbour (fx, fy)
@@ -189,7 +190,7 @@ func contains(a []int, v int) bool {
 
 // findMinutiae reads the ridge endings and bifurcations off a skeleton,
 // drops spurs and duplicates, and keeps those where keep is true.
-func findMinutiae(s []uint8, w, h int, keep func(x, y float64) bool) []Minutia {
+func findMinutiae(s []uint8, w, h int, keep func(x, y float64) bool) (mins []Minutia, gaps [][4]int) {
 	type cand struct {
 		x, y int
 		kind fmr.Kind
@@ -274,31 +275,76 @@ func findMinutiae(s []uint8, w, h int, keep func(x, y float64) bool) []Minutia {
 			c.drop = true
 		}
 	}
-	// Duplicates: minutiae of the same kind within 3 px of each other come
-	// from one skeleton blob; keep the first.
+	// Neighbours: two endings within gapLen of each other are the two
+	// sides of a break that any pressure would close, so neither is sure;
+	// other minutiae within 3 px of each other come from one skeleton blob:
+	// keep the first of two of a kind, neither of an ending and a
+	// bifurcation.
 	for i := range cs {
-		if cs[i].drop {
-			continue
-		}
 		for j := i + 1; j < len(cs); j++ {
 			dx, dy := cs[j].x-cs[i].x, cs[j].y-cs[i].y
-			if dy > 3 {
+			if dy > gapLen {
 				break
 			}
-			if !cs[j].drop && dx*dx+dy*dy <= 9 {
+			d2 := dx*dx + dy*dy
+			switch {
+			case cs[i].kind == fmr.Ending && cs[j].kind == fmr.Ending && d2 <= gapLen*gapLen:
+				cs[i].drop, cs[j].drop = true, true
+				// Endings facing each other (each pointing away from the
+				// other) are a broken ridge: worth mending.
+				if facing(cs[i].dir, float64(dx), float64(dy)) && facing(cs[j].dir, float64(-dx), float64(-dy)) {
+					gaps = append(gaps, [4]int{cs[i].x, cs[i].y, cs[j].x, cs[j].y})
+				}
+			case d2 <= 9 && cs[i].kind == cs[j].kind:
 				cs[j].drop = true
-				cs[i].drop = cs[i].kind != cs[j].kind // an ending next to a bifurcation: neither is sure
+			case d2 <= 9:
+				cs[i].drop, cs[j].drop = true, true
 			}
 		}
 	}
-	var out []Minutia
 	for _, c := range cs {
-		if c.drop || !keep(float64(c.x), float64(c.y)) {
+		// A minutia must also look like one a little further out: one
+		// branch (ending) or three (bifurcation) crossing the rings two
+		// and three pixels away. Tangles that do not are not marked.
+		want := 1
+		if c.kind == fmr.Bifurcation {
+			want = 3
+		}
+		if c.drop || ringRuns(s, w, c.x, c.y, 2) != want || ringRuns(s, w, c.x, c.y, 3) != want || !keep(float64(c.x), float64(c.y)) {
 			continue
 		}
-		out = append(out, Minutia{X: float64(c.x), Y: float64(c.y), Direction: c.dir, Kind: c.kind})
+		mins = append(mins, Minutia{X: float64(c.x), Y: float64(c.y), Direction: c.dir, Kind: c.kind})
 	}
-	return out
+	return mins, gaps
+}
+
+// healGaps joins the two ends of each gap with a ridge two or three pixels
+// wide, painted into the ridge field.
+func healGaps(v []float32, w, h int, gaps [][4]int) {
+	for _, g := range gaps {
+		x0, y0, x1, y1 := g[0], g[1], g[2], g[3]
+		n := max(abs(x1-x0), abs(y1-y0))
+		for k := 0; k <= n; k++ {
+			// Integer interpolation: exact on every machine.
+			x := x0 + ((x1-x0)*k*2+n)/(2*max(n, 1))
+			y := y0 + ((y1-y0)*k*2+n)/(2*max(n, 1))
+			for dy := -1; dy <= 1; dy++ {
+				for dx := -1; dx <= 1; dx++ {
+					px, py := x+dx, y+dy
+					if px >= 0 && py >= 0 && px < w && py < h && dx*dx+dy*dy <= 1 {
+						v[py*w+px] = 1
+					}
+				}
+			}
+		}
+	}
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 // isoAngle returns the ISO direction in [0, 2π) of an image-space vector
@@ -327,4 +373,40 @@ func angleBetween(a, b [2]float64) float64 {
 		d = -d
 	}
 	return d
+}
+
+// facing reports whether an ending with ISO direction dir points away from
+// the image-space vector (dx, dy) to the other end of a gap.
+func facing(dir, dx, dy float64) bool {
+	ux, uy := cos(dir), -sin(dir)
+	n := sqrt(float64(dx*dx) + float64(dy*dy))
+	return float64(ux*dx)+float64(uy*dy) < float64(-0.7*n)
+}
+
+// ringRuns counts the runs of skeleton pixels on the square ring at
+// Chebyshev distance r around (x, y): 1 near a ridge ending, 2 along a
+// ridge, 3 near a bifurcation. The caller keeps (x, y) at least r pixels
+// from the border.
+func ringRuns(s []uint8, w, x, y, r int) int {
+	n := 8 * r
+	at := func(k int) uint8 {
+		// Walk the ring clockwise from the top-left corner.
+		switch side, off := k/(2*r), k%(2*r); side {
+		case 0:
+			return s[(y-r)*w+x-r+off]
+		case 1:
+			return s[(y-r+off)*w+x+r]
+		case 2:
+			return s[(y+r)*w+x+r-off]
+		default:
+			return s[(y+r-off)*w+x-r]
+		}
+	}
+	runs := 0
+	for k := range n {
+		if at(k) == 1 && at((k+n-1)%n) == 0 {
+			runs++
+		}
+	}
+	return runs
 }

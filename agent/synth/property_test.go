@@ -1,0 +1,222 @@
+package synth
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/bali-rbdes/kiosk/agent/fmr"
+)
+
+// ringRunsTest counts the runs of skeleton pixels on the square ring at
+// Chebyshev distance r around (x, y), written apart from the generator's
+// own ringRuns so that each checks the other.
+func ringRunsTest(s []uint8, w, x, y, r int) int {
+	var ring []uint8
+	for i := -r; i < r; i++ {
+		ring = append(ring, s[(y-r)*w+x+i])
+	}
+	for j := -r; j < r; j++ {
+		ring = append(ring, s[(y+j)*w+x+r])
+	}
+	for i := r; i > -r; i-- {
+		ring = append(ring, s[(y+r)*w+x+i])
+	}
+	for j := r; j > -r; j-- {
+		ring = append(ring, s[(y+j)*w+x-r])
+	}
+	runs := 0
+	for i := range ring {
+		if ring[i] == 1 && ring[(i+len(ring)-1)%len(ring)] == 0 {
+			runs++
+		}
+	}
+	return runs
+}
+
+// branchAngles returns the ISO directions of the skeleton runs crossing
+// the square ring at Chebyshev distance r around (x, y).
+func branchAngles(s []uint8, w, x, y, r int) []float64 {
+	type px struct{ dx, dy int }
+	var ring []px
+	for i := -r; i < r; i++ {
+		ring = append(ring, px{i, -r})
+	}
+	for j := -r; j < r; j++ {
+		ring = append(ring, px{r, j})
+	}
+	for i := r; i > -r; i-- {
+		ring = append(ring, px{i, r})
+	}
+	for j := r; j > -r; j-- {
+		ring = append(ring, px{-r, j})
+	}
+	on := func(k int) bool { p := ring[(k+len(ring))%len(ring)]; return s[(y+p.dy)*w+x+p.dx] == 1 }
+	var out []float64
+	for k := range ring {
+		if !on(k) || on(k-1) {
+			continue
+		}
+		var sx, sy, n float64
+		for j := k; on(j) && n < float64(len(ring)); j++ {
+			p := ring[j%len(ring)]
+			sx, sy, n = sx+float64(p.dx), sy+float64(p.dy), n+1
+		}
+		out = append(out, math.Mod(math.Atan2(-sy, sx)+2*math.Pi, 2*math.Pi))
+	}
+	return out
+}
+
+// testMasters returns masters for a few seeds covering every class.
+func testMasters(t testing.TB, g *Generator) []*Master {
+	t.Helper()
+	// The first seed of each class, then (in long mode) a dozen more.
+	var seeds []uint64
+	seen := map[Class]bool{}
+	for s := uint64(1); len(seen) < len(classWeights); s++ {
+		if c := Class(newRNG(s, "master", 0).pick(classWeights) + 1); !seen[c] {
+			seen[c] = true
+			seeds = append(seeds, s)
+		}
+	}
+	if !testing.Short() {
+		for s := uint64(100); s < 112; s++ {
+			seeds = append(seeds, s)
+		}
+	}
+	var ms []*Master
+	for _, s := range seeds {
+		ms = append(ms, g.Master(s))
+	}
+	return ms
+}
+
+// TestMasterMinutiaeAreOnTheMaster checks that every ground-truth minutia
+// of a master lies on the fingertip, on a ridge, and on a ridge ending or
+// bifurcation of the ridge skeleton, with a direction along a branch.
+func TestMasterMinutiaeAreOnTheMaster(t *testing.T) {
+	g, err := New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range testMasters(t, g) {
+		t.Run(fmt.Sprintf("seed%d_%s", m.Seed, m.Class), func(t *testing.T) {
+			if n := len(m.Minutiae); n < 20 || n > 150 {
+				t.Errorf("master has %d minutiae, want 20..150 (a plain fingertip has some 40-100)", n)
+			}
+			for i, mi := range m.Minutiae {
+				x, y := int(mi.X), int(mi.Y)
+				if float64(x) != mi.X || float64(y) != mi.Y {
+					t.Errorf("minutia %d at (%g,%g): master minutiae sit on pixels", i, mi.X, mi.Y)
+					continue
+				}
+				if d := m.tip.dist(mi.X, mi.Y); d < minutiaEdgeMargin {
+					t.Errorf("minutia %d at (%d,%d) is %.1f px from the fingertip edge, want >= %d", i, x, y, d, minutiaEdgeMargin)
+				}
+				if m.ridge[y*m.Width+x] <= 0 {
+					t.Errorf("minutia %d at (%d,%d) is not on a ridge", i, x, y)
+				}
+				if m.skel[y*m.Width+x] != 1 {
+					t.Errorf("minutia %d at (%d,%d) is not on the ridge skeleton", i, x, y)
+					continue
+				}
+				want := 1
+				if mi.Kind == fmr.Bifurcation {
+					want = 3
+				}
+				if got := ringRunsTest(m.skel, m.Width, x, y, 2); got != want {
+					t.Errorf("minutia %d (%v) at (%d,%d): %d skeleton branches leave it, want %d", i, mi.Kind, x, y, got, want)
+				}
+				if !(mi.Direction >= 0 && mi.Direction < 2*math.Pi) {
+					t.Errorf("minutia %d direction %g, want [0, 2π)", i, mi.Direction)
+				}
+				if got := crossing(m.skel, m.Width, x, y); got != want {
+					t.Errorf("minutia %d (%v) at (%d,%d): crossing number %d, want %d", i, mi.Kind, x, y, got, want)
+				}
+				// Directions: an ending points along its one branch; a
+				// bifurcation points between its branches, along none.
+				branches := branchAngles(m.skel, m.Width, x, y, 4)
+				for _, b := range branches {
+					d := math.Abs(math.Remainder(mi.Direction-b, 2*math.Pi))
+					if mi.Kind == fmr.Ending && len(branches) == 1 && d > 0.6 {
+						t.Errorf("ending %d at (%d,%d) points at %.0f°, its ridge leaves at %.0f°", i, x, y, mi.Direction*180/math.Pi, b*180/math.Pi)
+					}
+					if mi.Kind == fmr.Bifurcation && d < 0.25 {
+						t.Errorf("bifurcation %d at (%d,%d) points at %.0f°, along a branch leaving at %.0f°", i, x, y, mi.Direction*180/math.Pi, b*180/math.Pi)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestImpressionTruthFollowsTheWarp checks that impression ground truth is
+// the master's minutiae carried through the impression's warp: each true
+// minutia maps back onto a master minutia of the same kind, lies in the
+// image and on the foreground, and minutiae outside the contact area are
+// gone.
+func TestImpressionTruthFollowsTheWarp(t *testing.T) {
+	for _, s := range []Sensor{Optical, R30x, FPC1020} {
+		g, err := New(&Options{Sensor: s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, seed := range []uint64{1, 4} {
+			m := g.Master(seed)
+			f := g.FingerOf(m, 3)
+			for k := uint64(1); k <= 4; k++ {
+				t.Run(fmt.Sprintf("%s/seed%d/imp%d", s, seed, k), func(t *testing.T) {
+					im := f.Impression(k)
+					if im.Width != s.Width() || im.Height != s.Height() || im.Image.Bounds().Dx() != s.Width() || im.Image.Bounds().Dy() != s.Height() {
+						t.Fatalf("image %v, want %dx%d", im.Image.Bounds(), s.Width(), s.Height())
+					}
+					if len(im.Truth) < 5 {
+						t.Errorf("%d true minutiae, want at least 5 on a %dx%d image", len(im.Truth), im.Width, im.Height)
+					}
+					w := newWarp(m, g.sensor, im.Params, newRNG(im.Params.Seed, "render", 0))
+					kept := 0
+					for _, mm := range m.Minutiae {
+						if w.contact(mm.X, mm.Y) > 0 {
+							px, py := w.invert(mm.X, mm.Y)
+							if px >= 0 && py >= 0 && px <= float64(im.Width-1) && py <= float64(im.Height-1) {
+								kept++
+							}
+						}
+					}
+					if kept != len(im.Truth) {
+						t.Errorf("%d true minutiae, want the %d master minutiae inside the contact area and the image", len(im.Truth), kept)
+					}
+					for i, tm := range im.Truth {
+						qx, qy, _ := w.at(tm.X, tm.Y)
+						best, bi := math.Inf(1), -1
+						for j, mm := range m.Minutiae {
+							if d := math.Hypot(mm.X-qx, mm.Y-qy); d < best {
+								best, bi = d, j
+							}
+						}
+						if best > 0.05 {
+							t.Errorf("minutia %d at (%.1f,%.1f) maps to master (%.2f,%.2f), %.3f px from the nearest master minutia", i, tm.X, tm.Y, qx, qy, best)
+							continue
+						}
+						if m.Minutiae[bi].Kind != tm.Kind {
+							t.Errorf("minutia %d is a %v, its master minutia a %v", i, tm.Kind, m.Minutiae[bi].Kind)
+						}
+						// Directions turn with the finger (up to distortion).
+						turn := math.Remainder(tm.Direction-m.Minutiae[bi].Direction-im.Params.Rotation, 2*math.Pi)
+						if math.Abs(turn) > 0.2 {
+							t.Errorf("minutia %d direction %.1f°, master %.1f°, finger rotated %.1f°: off by %.1f°", i,
+								tm.Direction*180/math.Pi, m.Minutiae[bi].Direction*180/math.Pi, im.Params.Rotation*180/math.Pi, turn*180/math.Pi)
+						}
+						x, y := int(math.Round(tm.X)), int(math.Round(tm.Y))
+						if im.Edge[i] > 1 && im.Foreground.GrayAt(x, y).Y != 255 {
+							t.Errorf("minutia %d at (%d,%d), %.1f px inside the print, is not on the foreground", i, x, y, im.Edge[i])
+						}
+						if im.Edge[i] <= 0 {
+							t.Errorf("minutia %d has edge distance %.2f, want > 0", i, im.Edge[i])
+						}
+					}
+				})
+			}
+		}
+	}
+}

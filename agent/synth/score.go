@@ -1,0 +1,116 @@
+package synth
+
+import (
+	"math"
+	"slices"
+
+	"github.com/bali-rbdes/kiosk/agent/fmr"
+)
+
+// Tolerance is how close a found minutia must be to a true one to count
+// as finding it.
+type Tolerance struct {
+	// Distance in pixels between positions (≤).
+	Distance float64
+	// Angle in radians between directions (≤), the shorter way round.
+	Angle float64
+	// Kind, when true, also requires the same kind; the usual measure
+	// ignores kind, since ridge endings and bifurcations swap with pressure.
+	Kind bool
+}
+
+// DefaultTolerance returns the usual tolerance: 12 pixels and 22.5
+// degrees, any kind.
+func DefaultTolerance() Tolerance { return Tolerance{Distance: 12, Angle: 22.5 * math.Pi / 180} }
+
+// Score counts an extractor's hits against ground truth.
+type Score struct {
+	// Matched is the number of one-to-one pairs of a true and a found
+	// minutia within tolerance; Missed counts true minutiae left unpaired,
+	// Spurious found ones left unpaired.
+	Matched, Missed, Spurious int
+}
+
+// Precision is Matched / (Matched + Spurious) (1 when nothing was found).
+func (s Score) Precision() float64 {
+	if s.Matched+s.Spurious == 0 {
+		return 1
+	}
+	return float64(s.Matched) / float64(s.Matched+s.Spurious)
+}
+
+// Recall is Matched / (Matched + Missed) (1 when there was nothing to find).
+func (s Score) Recall() float64 {
+	if s.Matched+s.Missed == 0 {
+		return 1
+	}
+	return float64(s.Matched) / float64(s.Matched+s.Missed)
+}
+
+// F1 is the harmonic mean of precision and recall.
+func (s Score) F1() float64 {
+	p, r := s.Precision(), s.Recall()
+	if p+r == 0 {
+		return 0
+	}
+	return 2 * p * r / (p + r)
+}
+
+// Add returns the sum of two scores, for totals over many impressions.
+func (s Score) Add(o Score) Score {
+	return Score{s.Matched + o.Matched, s.Missed + o.Missed, s.Spurious + o.Spurious}
+}
+
+// Compare pairs found minutiae (as an extractor's ISO record holds them)
+// with true ones one-to-one: every pair within tolerance is a candidate,
+// and candidates are taken greedily, closest first, skipping any whose
+// true or found minutia is already taken. Ties are broken by index, so the
+// result does not depend on anything but the inputs.
+func Compare(truth []Minutia, found []fmr.Minutia, tol Tolerance) Score {
+	type pair struct {
+		d    float64
+		t, f int
+	}
+	var cands []pair
+	for ti, t := range truth {
+		for fi, f := range found {
+			if tol.Kind && f.Kind != t.Kind {
+				continue
+			}
+			dx, dy := float64(f.X)-t.X, float64(f.Y)-t.Y
+			d := math.Hypot(dx, dy)
+			if d > tol.Distance {
+				continue
+			}
+			da := math.Abs(math.Remainder(f.Radians()-t.Direction, 2*math.Pi))
+			if da > tol.Angle {
+				continue
+			}
+			cands = append(cands, pair{d, ti, fi})
+		}
+	}
+	slices.SortFunc(cands, func(a, b pair) int {
+		switch {
+		case a.d < b.d:
+			return -1
+		case a.d > b.d:
+			return 1
+		case a.t != b.t:
+			return a.t - b.t
+		}
+		return a.f - b.f
+	})
+	usedT := make([]bool, len(truth))
+	usedF := make([]bool, len(found))
+	var s Score
+	for _, c := range cands {
+		if usedT[c.t] || usedF[c.f] {
+			continue
+		}
+		usedT[c.t], usedF[c.f] = true, true
+		s.Matched++
+	}
+	s.Missed = len(truth) - s.Matched
+	s.Spurious = len(found) - s.Matched
+	return s
+}
