@@ -50,6 +50,7 @@ func usageError(format string, args ...any) error {
 var commands = []command{
 	{"config check", "validate a kioskd or rbdes-node config file", runConfigCheck},
 	{"version", "print the version and commit", runVersion},
+	{"synth", "generate synthetic fingerprints with ground truth (FVC layout)", runSynth},
 }
 
 func main() {
