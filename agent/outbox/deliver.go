@@ -102,6 +102,9 @@ func (o *Outbox) pickLocked() (seg *segment, l loc, load *segment, ok bool) {
 		if load != nil {
 			return nil, loc{}, load, false
 		}
+		if found && s.f == nil {
+			return nil, loc{}, s, false
+		}
 		o.retry = o.retry[1:]
 		if found {
 			return s, l, nil, true
@@ -112,7 +115,7 @@ func (o *Outbox) pickLocked() (seg *segment, l loc, load *segment, ok bool) {
 		if s.count == 0 || s.last < from {
 			continue
 		}
-		if s.index == nil {
+		if s.index == nil || s.f == nil {
 			return nil, loc{}, s, false
 		}
 		i := sort.Search(len(s.index), func(i int) bool { return s.index[i].seq >= from })
@@ -409,6 +412,13 @@ func (o *Outbox) DeadLetter(seq uint64, reason string) error {
 			o.mu.Unlock()
 			return nil // lost to damage: nothing left to keep
 		}
+		if s.f == nil {
+			o.mu.Unlock()
+			if err := o.loadIndex(s); err != nil {
+				return err
+			}
+			continue
+		}
 		seg, l = s, found
 		seg.fmu.RLock()
 		o.mu.Unlock()
@@ -532,20 +542,20 @@ func (o *Outbox) openForRead(seg *segment) error {
 	return nil
 }
 
-// loadIndex reads a sealed segment and records where each of its records
-// is. Damage found on the way is handled as at open: the file is copied to
+// loadIndex opens a sealed segment for reading and, unless it is known
+// already, records where each of its records is. Damage found on the way is handled as at open: the file is copied to
 // quarantine and its whole records are kept.
 func (o *Outbox) loadIndex(seg *segment) error {
 	seg.idxMu.Lock()
 	defer seg.idxMu.Unlock()
+	if err := o.openForRead(seg); err != nil {
+		return err
+	}
 	o.mu.Lock()
 	loaded := seg.index != nil
 	o.mu.Unlock()
 	if loaded {
 		return nil
-	}
-	if err := o.openForRead(seg); err != nil {
-		return err
 	}
 	seg.fmu.RLock()
 	if seg.f == nil {

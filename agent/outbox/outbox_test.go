@@ -77,20 +77,25 @@ func appendN(t testing.TB, o *Outbox, n, size int) []uint64 {
 	return seqs
 }
 
-// drain reads every pending record without acknowledging it, then rewinds.
+// drain reads every pending record without settling it (with an unbounded
+// window), then rewinds.
 func drain(t testing.TB, o *Outbox) []Delivery {
 	t.Helper()
+	o.mu.Lock()
+	window := o.opts.Window
+	o.opts.Window = 1 << 30
+	o.mu.Unlock()
+	defer func() {
+		o.Rewind()
+		o.mu.Lock()
+		o.opts.Window = window
+		o.mu.Unlock()
+	}()
 	var out []Delivery
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	n := o.Stats().Records
 	for int64(len(out)) < n {
-		if len(out) > 0 && len(out)%o.opts.Window == 0 {
-			o.Rewind()
-			for _, d := range out[len(out)-o.opts.Window:] {
-				_ = d
-			}
-		}
 		d, err := o.Next(ctx)
 		if err != nil {
 			t.Fatalf("Next after %d of %d = %v", len(out), n, err)

@@ -37,6 +37,7 @@ type Mem struct {
 	used     int64
 	locks    map[string]bool
 	ops      int
+	syncErrs int // Syncs left to fail with EIO without cutting the power
 }
 
 type memDir struct {
@@ -105,6 +106,40 @@ func (m *Mem) SetCapacity(n int64) {
 	m.capacity = n
 }
 
+// FailSyncs makes the next n File.Sync calls fail with EIO, as a disk does
+// when a write-back fails, without cutting the power.
+func (m *Mem) FailSyncs(n int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.syncErrs = n
+}
+
+// Clone returns what a restart after a process crash (not a power cut)
+// would find: everything written, synced or not, survives. m is left as it
+// was.
+func (m *Mem) Clone() *Mem {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := NewMem()
+	copies := map[*inode]*inode{}
+	for name, d := range m.dirs {
+		nd := newMemDir()
+		for entry, ino := range d.entries {
+			c, ok := copies[ino]
+			if !ok {
+				c = &inode{data: append([]byte(nil), ino.data...)}
+				c.durable = append([]byte(nil), c.data...)
+				copies[ino] = c
+				n.used += int64(len(c.data))
+			}
+			nd.entries[entry] = c
+			nd.durable[entry] = c
+		}
+		n.dirs[name] = nd
+	}
+	return n
+}
+
 // Restart returns what a reboot after a cut would find, choosing how much of
 // the unsynced writes survive with rng. It cuts the power of m first if that
 // has not happened yet.
@@ -136,7 +171,10 @@ func (m *Mem) Restart(rng *rand.Rand) *Mem {
 // pending changes, the last one torn.
 func crashContents(ino *inode, rng *rand.Rand) []byte {
 	data := append([]byte(nil), ino.durable...)
-	k := rng.IntN(len(ino.pending) + 1)
+	k := len(ino.pending) // often the whole sequence reached the disk but its last write
+	if rng.IntN(2) == 0 {
+		k = rng.IntN(len(ino.pending) + 1)
+	}
 	for i := 0; i < k; i++ {
 		op := ino.pending[i]
 		if op.truncate {
@@ -568,6 +606,10 @@ func (f *memFile) Sync() error {
 	}
 	if err := f.m.mutate(); err != nil {
 		return err
+	}
+	if f.m.syncErrs > 0 {
+		f.m.syncErrs--
+		return &os.PathError{Op: "fsync", Path: f.name, Err: syscall.EIO}
 	}
 	f.ino.durable = append(f.ino.durable[:0:0], f.ino.data...)
 	f.ino.pending = nil

@@ -1,8 +1,0 @@
-package outbox
-
-import (
-	"errors"
-	"syscall"
-)
-
-func isNoSpace(err error) bool { return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) }
