@@ -58,7 +58,7 @@ type Options struct {
 	// library's DEFAULTTIMEOUT).
 	Timeout time.Duration
 	// PacketTimeout bounds the arrival of each image data packet; default
-	// four times the packet's wire time plus 100 ms.
+	// four times the packet's wire time plus 500 ms.
 	PacketTimeout time.Duration
 	// PollInterval is the pause between GenImg polls in WaitFinger; default
 	// 100 ms.
@@ -490,7 +490,8 @@ func (d *Dev) resync(op string) error {
 		}
 	}
 	d.buf = d.buf[:0]
-	budget := d.opts.Timeout
+	// A late reply may still be on its way: allow it a second timeout.
+	budget := 2 * d.opts.Timeout
 	if d.aborted {
 		budget += d.wireTime(imageWireBytes(d.params.PacketSize))
 	}
