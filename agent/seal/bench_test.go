@@ -13,6 +13,7 @@ func BenchmarkSeal(b *testing.B) {
 			rec := testRecord(b, 50<<10)
 			var prev [HashSize]byte
 			b.ReportAllocs()
+			start := cpuTime()
 			for b.Loop() {
 				out, err := f.sealer.Seal(rec, 1, prev)
 				if err != nil {
@@ -20,6 +21,7 @@ func BenchmarkSeal(b *testing.B) {
 				}
 				b.SetBytes(int64(len(out)))
 			}
+			reportCPU(b, start)
 		})
 	}
 }
