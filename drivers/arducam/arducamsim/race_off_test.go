@@ -1,0 +1,5 @@
+//go:build !race
+
+package arducamsim_test
+
+const raceEnabled = false
