@@ -229,22 +229,17 @@ func New(opts *Options) (*Sim, error) {
 		s.log = zap.NewNop()
 	}
 	if s.src == nil {
-		s.src = &patternSource{seed: o.Seed}
+		// Drawn now, not at the first GenImg, so that first reply is not
+		// slow on a slow machine (or under qemu).
+		s.src = &patternSource{img: ridges.Pattern(o.Seed, r30x.ImageWidth+32, r30x.ImageHeight+32)}
 	}
 	return s, nil
 }
 
-// patternSource is the built-in finger: one ridge pattern, drawn once.
-type patternSource struct {
-	seed uint64
-	once sync.Once
-	img  *image.Gray
-}
+// patternSource is the built-in finger: one ridge pattern.
+type patternSource struct{ img *image.Gray }
 
-func (p *patternSource) NextFinger() (image.Image, error) {
-	p.once.Do(func() { p.img = ridges.Pattern(p.seed, r30x.ImageWidth+32, r30x.ImageHeight+32) })
-	return p.img, nil
-}
+func (p *patternSource) NextFinger() (image.Image, error) { return p.img, nil }
 
 // Path is the serial device path the host opens (a symlink to the tty).
 func (s *Sim) Path() string { return s.line.Path() }
