@@ -1,9 +1,12 @@
 package arducam
 
 import (
+	"errors"
 	"fmt"
 
 	"periph.io/x/conn/v3"
+
+	"github.com/bali-rbdes/kiosk/drivers/internal/jpegseg"
 )
 
 // FIFOLength decodes the FIFO_SIZE1..3 registers (0x42, 0x43, 0x44): 23
@@ -45,95 +48,20 @@ func readFIFO(c conn.Conn, dst []byte, chunk int) error {
 	return nil
 }
 
-// JPEG markers.
-const (
-	markerSOI  = 0xD8
-	markerEOI  = 0xD9
-	markerSOS  = 0xDA
-	markerTEM  = 0x01
-	markerRST0 = 0xD0
-	markerRST7 = 0xD7
-)
-
 // FrameJPEG finds the JPEG image in a FIFO dump: from the first FF D8 to
 // the FF D9 that ends it, walking the marker segments so that an FF D9 in a
 // segment's payload is not taken for the end. Bytes before FF D8 (the
 // OV2640 sometimes leads with a 0x00) and after FF D9 (the FIFO length is
 // rounded up) are dropped. The result is a subslice of buf.
 func FrameJPEG(buf []byte) ([]byte, error) {
-	start := -1
-	for i := 0; i+1 < len(buf); i++ {
-		if buf[i] == 0xFF && buf[i+1] == markerSOI {
-			start = i
-			break
-		}
-	}
-	if start < 0 {
+	info, err := jpegseg.Find(buf)
+	switch {
+	case errors.Is(err, jpegseg.ErrNoStart):
 		return nil, fmt.Errorf("arducam: no JPEG start (FF D8) in %d FIFO bytes (sensor not in JPEG mode, or the SPI read is shifted): %w", len(buf), ErrNoJPEG)
+	case errors.Is(err, jpegseg.ErrTruncated):
+		return nil, fmt.Errorf("arducam: JPEG ends without FF D9 (%v; frame cut short: FIFO overflow or a capture deadline too short): %w", err, ErrTruncatedJPEG)
+	case err != nil:
+		return nil, fmt.Errorf("arducam: %v: %w", err, ErrBadJPEG)
 	}
-	i := start + 2
-	for {
-		// Expect a marker: FF, optional fill FFs, then the code.
-		if i >= len(buf) {
-			return nil, truncated(buf[start:], "before the end marker")
-		}
-		if buf[i] != 0xFF {
-			return nil, fmt.Errorf("arducam: JPEG byte %d is 0x%02X where a marker should start: %w", i-start, buf[i], ErrBadJPEG)
-		}
-		for i < len(buf) && buf[i] == 0xFF {
-			i++
-		}
-		if i >= len(buf) {
-			return nil, truncated(buf[start:], "in a marker")
-		}
-		code := buf[i]
-		i++
-		switch {
-		case code == markerEOI:
-			return buf[start:i], nil
-		case code == markerSOI, code == 0x00:
-			return nil, fmt.Errorf("arducam: JPEG marker FF %02X at byte %d is out of place: %w", code, i-2-start, ErrBadJPEG)
-		case code == markerTEM, code >= markerRST0 && code <= markerRST7:
-			continue // no payload
-		}
-		if i+2 > len(buf) {
-			return nil, truncated(buf[start:], "in a segment length")
-		}
-		n := int(buf[i])<<8 | int(buf[i+1])
-		if n < 2 {
-			return nil, fmt.Errorf("arducam: JPEG segment FF %02X at byte %d has length %d: %w", code, i-2-start, n, ErrBadJPEG)
-		}
-		if i+n > len(buf) {
-			return nil, truncated(buf[start:], fmt.Sprintf("in segment FF %02X", code))
-		}
-		i += n
-		if code != markerSOS {
-			continue
-		}
-		// Entropy-coded data: FF 00 is a stuffed FF, FF D0..D7 are restart
-		// markers, FF FF is fill; any other FF xx ends the scan.
-		for {
-			if i+1 >= len(buf) {
-				return nil, truncated(buf[start:], "in the scan data")
-			}
-			if buf[i] != 0xFF {
-				i++
-				continue
-			}
-			next := buf[i+1]
-			if next == 0x00 || (next >= markerRST0 && next <= markerRST7) {
-				i += 2
-				continue
-			}
-			if next == 0xFF {
-				i++
-				continue
-			}
-			break // a marker: back to the segment loop
-		}
-	}
-}
-
-func truncated(jpeg []byte, where string) error {
-	return fmt.Errorf("arducam: JPEG of %d bytes ends %s, without FF D9 (frame cut short: FIFO overflow or a capture deadline too short): %w", len(jpeg), where, ErrTruncatedJPEG)
+	return buf[info.Start:info.End], nil
 }
