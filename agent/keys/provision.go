@@ -24,9 +24,10 @@ type Provisioned struct {
 	// TLSKeyFile and CSRFile are empty when no TLS key was made.
 	TLSKeyFile string
 	CSRFile    string
-	// Previous is the id of the device key this one replaces; empty for the
-	// first.
-	Previous string
+	// Previous is the id of the device key this one replaces, empty for the
+	// first; PreviousPublic is its public key when device-N.pub is readable.
+	Previous       string
+	PreviousPublic ed25519.PublicKey
 }
 
 var deviceKeyFileRe = regexp.MustCompile(`^device-([1-9][0-9]{0,8})\.key$`)
@@ -73,6 +74,9 @@ func Rotate(dir, kioskID string, newTLS bool) (*Provisioned, error) {
 		return nil, err
 	}
 	p.Previous = "device-" + strconv.Itoa(last)
+	if pub, err := LoadEd25519Public(filepath.Join(dir, p.Previous+".pub"), "previous device public key"); err == nil {
+		p.PreviousPublic = pub
+	}
 	return p, nil
 }
 

@@ -51,6 +51,11 @@ var commands = []command{
 	{"config check", "validate a kioskd or rbdes-node config file", runConfigCheck},
 	{"version", "print the version and commit", runVersion},
 	{"synth", "generate synthetic fingerprints with ground truth (FVC layout)", runSynth},
+	{"provision", "create a kiosk's device signing key, TLS key and CSR (-rotate: next device key)", runProvision},
+	{"ca init", "create a development CA for tests and the demo", runCAInit},
+	{"ca sign", "sign a kiosk, node or broker certificate request with the development CA", runCASign},
+	{"ca issue", "make a TLS key and development-CA certificate for a broker or node", runCAIssue},
+	{"keys node", "create a national node's HPKE sealing key pair and command-signing key pair", runKeysNode},
 }
 
 func main() {
