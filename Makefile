@@ -87,6 +87,20 @@ fuzz: ## Run every fuzz test for FUZZTIME each (default 30s)
 			echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $${FUZZTIME:-30s} $$pkg; \
 		done; done
 
+##@ Records: sealing, signing, node verification
+
+SEAL_FUZZTIME ?= 5m
+SEAL_FUZZ := ./agent/nodeverify:FuzzOpen ./agent/command:FuzzVerify ./agent/seal:FuzzParse ./agent/nodeverify:FuzzParseRegistry ./agent/keys:FuzzParseKeyFiles
+
+.PHONY: bench-seal
+bench-seal: ## Seal+sign and verify+open benchmarks of a 50 KB record (-cpu 1 -count 5; see cpu-ns/op)
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 -count 5 ./agent/seal/ ./agent/nodeverify/
+
+.PHONY: fuzz-seal
+fuzz-seal: ## Fuzz the node's verify-and-open, command verification and key/registry parsers, SEAL_FUZZTIME each (default 5m)
+	@for t in $(SEAL_FUZZ); do pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "== $$pkg $$fn"; $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(SEAL_FUZZTIME) $$pkg || exit 1; done
+
 ##@ Misc
 
 .PHONY: clean
