@@ -87,6 +87,21 @@ fuzz: ## Run every fuzz test for FUZZTIME each (default 30s)
 			echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $${FUZZTIME:-30s} $$pkg; \
 		done; done
 
+##@ Face pipeline
+
+FACE_FUZZTIME ?= 5m
+
+.PHONY: face-bench
+face-bench: ## Face detection/assessment/token benchmarks on a 640x480 frame, one core, 5 runs (cpu-ms/op = CPU time)
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 -count 5 ./agent/face/
+
+.PHONY: face-fuzz
+face-fuzz: ## Fuzz the PICO and Haar cascade readers, the assessment and the ISO/IEC 19794-5 decoder, FACE_FUZZTIME each (default 5m)
+	@for f in FuzzParseCascade FuzzParseHaarCascade FuzzAssess; do \
+		echo "== agent/face $$f"; $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FACE_FUZZTIME) ./agent/face/; \
+	done
+	@echo "== agent/fac FuzzUnmarshal"; $(GO) test -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime $(FACE_FUZZTIME) ./agent/fac/
+
 ##@ Records: sealing, signing, node verification
 
 SEAL_FUZZTIME ?= 5m

@@ -51,6 +51,8 @@ var commands = []command{
 	{"config check", "validate a kioskd or rbdes-node config file", runConfigCheck},
 	{"version", "print the version and commit", runVersion},
 	{"synth", "generate synthetic fingerprints with ground truth (FVC layout)", runSynth},
+	{"face detect", "find faces and eyes in images and judge them as portraits (JSON lines)", runFaceDetect},
+	{"face token", "write the ISO/IEC 19794-5 token record of the face in an image", runFaceToken},
 	{"provision", "create a kiosk's device signing key, TLS key and CSR (-rotate: next device key)", runProvision},
 	{"ca init", "create a development CA for tests and the demo", runCAInit},
 	{"ca sign", "sign a kiosk, node or broker certificate request with the development CA", runCASign},
