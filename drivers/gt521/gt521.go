@@ -8,6 +8,9 @@ import (
 	"image"
 	"io"
 	"os"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -133,6 +136,8 @@ func New(port Port, opts *Options) (*Dev, error) {
 	if d.log == nil {
 		d.log = zap.NewNop()
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if err := d.open(); err != nil {
 		return nil, err
 	}
@@ -147,35 +152,81 @@ func checkBaud(b int) error {
 	return fmt.Errorf("baud %d: want 9600, 19200, 38400, 57600 or 115200", b)
 }
 
+// open finds the module: it tries Open at the current speed, then at
+// Options.Baud and Options.LinkBaud, and raises the link to LinkBaud.
+// The caller holds d.mu.
 func (d *Dev) open() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	o := d.opts
-	err := d.openInfo()
-	if err != nil && errors.Is(err, ErrTimeout) && o.LinkBaud != 0 && o.LinkBaud != o.Baud {
-		if bs, ok := d.port.(BaudSetter); ok {
-			if err2 := d.switchHost(bs, o.LinkBaud); err2 != nil {
-				return err2
-			}
-			d.dirty = false
-			if err2 := d.openInfo(); err2 == nil {
-				d.log.Info("gt521: module already at the configured link speed", zap.Int("baud", o.LinkBaud))
-				err = nil
-			} else {
-				if err3 := d.switchHost(bs, o.Baud); err3 != nil {
-					return err3
-				}
-				return fmt.Errorf("gt521: sensor did not answer Open as device %d at %d or %d baud (check wiring and baud rate): %w", o.DeviceID, o.Baud, o.LinkBaud, err)
-			}
+	speeds := []int{d.baud}
+	for _, b := range []int{o.Baud, o.LinkBaud} {
+		if b != 0 && !slices.Contains(speeds, b) {
+			speeds = append(speeds, b)
 		}
 	}
-	if err != nil {
-		return err
+	bs, canSwitch := d.port.(BaudSetter)
+	var first error
+	for i, b := range speeds {
+		if i > 0 {
+			if !canSwitch {
+				break
+			}
+			if err := d.switchHost(bs, b); err != nil {
+				return err
+			}
+		}
+		d.dirty, d.buf = false, d.buf[:0]
+		err := d.openInfo()
+		if err == nil {
+			if i > 0 {
+				d.log.Info("gt521: module found at another speed", zap.Int("baud", b))
+			}
+			first = nil
+			break
+		}
+		if first == nil {
+			first = err
+		}
+		var ne *NackError
+		if errors.As(err, &ne) {
+			break // it answered: the speed is right
+		}
+	}
+	if first != nil {
+		if canSwitch && d.baud != speeds[0] {
+			if err := d.switchHost(bs, speeds[0]); err != nil {
+				return err
+			}
+		}
+		if len(speeds) > 1 && canSwitch && errors.Is(first, ErrTimeout) {
+			return fmt.Errorf("gt521: sensor did not answer Open as device %d at %s baud (check wiring and baud rate): %w", o.DeviceID, joinInts(speeds), first)
+		}
+		return first
 	}
 	if o.LinkBaud != 0 && o.LinkBaud != d.baud {
 		return d.setBaud(o.LinkBaud)
 	}
 	return nil
+}
+
+// Reopen finds the module again after it lost power or was unplugged (it
+// then restarts at 9600 baud): Open at the current speed or the configured
+// ones, then the link speed raised again. Call it when commands keep
+// failing with link errors.
+func (d *Dev) Reopen() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if r, ok := d.port.(inputResetter); ok {
+		_ = r.ResetInputBuffer()
+	}
+	return d.open()
+}
+
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, " or ")
 }
 
 // openInfo sends Open with the info request and reads the info packet.
