@@ -204,8 +204,11 @@ func (o *Outbox) commitLoop() {
 
 		o.syncMu.Lock()
 		t0 := o.clk.Now()
+		var err error
 		act.fmu.RLock()
-		err := act.f.Sync()
+		if act.f != nil { // nil: rolled (so synced) and deleted since
+			err = act.f.Sync()
+		}
 		act.fmu.RUnlock()
 		el := o.clk.Since(t0)
 		o.syncMu.Unlock()

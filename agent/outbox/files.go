@@ -35,7 +35,7 @@ func parseSegName(name string) (uint64, bool) {
 		return 0, false
 	}
 	base, err := strconv.ParseUint(s, 10, 64)
-	if err != nil || base == 0 {
+	if err != nil || base == 0 || base >= maxSeq {
 		return 0, false
 	}
 	return base, true

@@ -26,6 +26,8 @@ const (
 	footerBodySize  = 64
 	// maxBodyLen bounds the length field a scan accepts, whatever the options.
 	maxBodyLen = 1 << 30
+	// maxSeq bounds sequence numbers, so a crafted file cannot make them wrap.
+	maxSeq = 1 << 62
 )
 
 // File kinds in the file header.
@@ -177,7 +179,6 @@ type scanResult struct {
 	size     int64
 	damage   []damage // bad stretches followed by valid frames
 	tail     int64    // bytes after validEnd holding no valid frame (torn tail)
-	lastHash [32]byte // SHA-256 of the last record's body, when wantHash
 }
 
 // scanFrames reads the frames of r from off to size, checking each CRC.
@@ -236,7 +237,7 @@ func scanFrames(r io.ReaderAt, off, size int64, after uint64, footers bool, maxB
 			if !footers || h.length != footerBodySize {
 				return h, nil, false, nil
 			}
-		} else if h.seq <= prev {
+		} else if h.seq <= prev || h.seq >= maxSeq {
 			return h, nil, false, nil
 		}
 		fb, err := load(p, frameHeaderSize+int(h.length))

@@ -203,7 +203,7 @@ func (o *Outbox) isDead(seq uint64) bool {
 // dead letters stay, and that nothing was quarantined (a power cut never
 // damages what was synced).
 func TestPowerCuts(t *testing.T) {
-	cuts := 1000
+	cuts := 400
 	if testing.Short() {
 		cuts = 200
 	}
