@@ -4,7 +4,7 @@ import "slices"
 
 // Detection and filtering constants, in working pixels (500 ppi; the ridge
 // period is about 9 pixels).
-const (
+var (
 	// maxTrace is how far a minutia's ridges are followed.
 	maxTrace = 32
 	// dirDist is the distance along the ridge used for the direction.
@@ -35,6 +35,11 @@ const (
 	// others within clusterRadius is in a noisy cluster.
 	clusterRadius = 18
 	clusterMax    = 3
+	// borderDist: minutiae in blocks this close to the background (in
+	// blocks) are dropped.
+	borderDist = 1
+	// smoothPasses is the number of 3×3 majority passes over the ridge map.
+	smoothPasses = 2
 )
 
 // Arm ends.
@@ -228,7 +233,7 @@ func (e *Extractor) follow(start, first int, o *[8]int) arm {
 		}
 		prev, cur = cur, nxt
 	}
-	if r.length < dirDist {
+	if int(r.length) < dirDist {
 		r.dx, r.dy = int16(cur%s-sx), int16(cur/s-sy)
 	}
 	return r
@@ -271,19 +276,19 @@ func (e *Extractor) filter() {
 			}
 			other := &cs[j]
 			switch {
-			case !c.bif && other.bif && r.length <= spurLen:
+			case !c.bif && other.bif && int(r.length) <= spurLen:
 				drop(i, whySpur)
 				drop(j, whySpur)
-			case !c.bif && !other.bif && r.length <= islandLen:
+			case !c.bif && !other.bif && int(r.length) <= islandLen:
 				drop(i, whyIsland)
 				drop(j, whyIsland)
-			case c.bif && other.bif && r.length <= bridgeLen:
+			case c.bif && other.bif && int(r.length) <= bridgeLen:
 				drop(i, whyBridge)
 				drop(j, whyBridge)
-			case c.bif && other.bif && r.length <= lakeLen:
+			case c.bif && other.bif && int(r.length) <= lakeLen:
 				// A lake: another arm also reaches j within lakeLen.
 				for b := 0; b < int(c.narms); b++ {
-					if b != a && c.arms[b].end == armMinutia && int(c.arms[b].other) == j && c.arms[b].length <= lakeLen {
+					if b != a && c.arms[b].end == armMinutia && int(c.arms[b].other) == j && int(c.arms[b].length) <= lakeLen {
 						drop(i, whyLake)
 						drop(j, whyLake)
 					}
@@ -339,7 +344,7 @@ func (e *Extractor) filter() {
 			continue
 		}
 		b := (int(c.y)/bs)*e.bw + int(c.x)/bs
-		if e.dist[b] <= 1 {
+		if int(e.dist[b]) <= borderDist {
 			drop(i, whyBorder)
 			continue
 		}

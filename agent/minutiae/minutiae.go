@@ -74,14 +74,15 @@ type Options struct {
 	// MaxMinutiae caps the minutiae returned, best quality first
 	// (default 120; at most 255, the limit of an ISO record view).
 	MaxMinutiae int
-	// MinMinutiaQuality drops minutiae of lower quality (0-100, default
-	// 10).
+	// MinMinutiaQuality drops minutiae of lower quality (0-100, default 0:
+	// keep them all; matchers such as bozorth3 choose by quality
+	// themselves).
 	MinMinutiaQuality int
 }
 
 // DefaultOptions returns the options New uses for nil.
 func DefaultOptions() *Options {
-	return &Options{MaxMinutiae: 120, MinMinutiaQuality: 10}
+	return &Options{MaxMinutiae: 120}
 }
 
 // Result is what Extract finds in one image.
@@ -198,6 +199,9 @@ func (e *Extractor) Extract(img *image.Gray, ppi int) (*Result, error) {
 	e.segment()
 	e.orient()
 	e.binarize()
+	for range smoothPasses {
+		e.smoothRidges()
+	}
 	e.thin()
 	e.detect()
 	return e.result(), nil
@@ -244,4 +248,17 @@ func (e *Extractor) toImage(x, y int) (int, int) {
 	ix := (2*x + 1) * e.imgW / (2 * e.w)
 	iy := (2*y + 1) * e.imgH / (2 * e.h)
 	return min(ix, e.imgW-1), min(iy, e.imgH-1)
+}
+
+// Record returns the result as a finger minutiae record of the given format
+// (fmr.ISO or fmr.ANSI) with one view: finger position unknown, live-scan
+// plain impression, finger quality the image quality. Encode it with
+// fmr.Marshal.
+func (r *Result) Record(format fmr.Format) *fmr.Record {
+	return &fmr.Record{
+		Format: format,
+		Width:  uint16(r.Width), Height: uint16(r.Height),
+		ResX: fmr.PPIToPPCM(r.PPI), ResY: fmr.PPIToPPCM(r.PPI),
+		Views: []fmr.View{{Quality: uint8(r.Quality), Minutiae: r.Minutiae}},
+	}
 }
