@@ -33,9 +33,13 @@ type Matcher struct {
 	opts        Options
 	maxMinutiae int
 	// cells are the centres of the spatial cells inside the cylinder's
-	// circle, relative to the minutia, in its own frame.
-	cells []point
-	bits  int
+	// circle, relative to the minutia, in its own frame; cellAt[i*NS+j] is
+	// the index in cells of grid cell (i, j), or -1 outside the circle;
+	// cellSize is the side of a cell.
+	cells    []point
+	cellAt   []int
+	cellSize float64
+	bits     int
 	// spatial[d²·spatialSteps] is the spatial Gaussian at squared distance d².
 	spatial []float32
 	// directional[δ·ND + k] is the directional contribution to bin k of a
@@ -49,6 +53,7 @@ type Matcher struct {
 	compatAngle2 [256]float32
 	compatAngle3 [256]float32
 	maxAngle     int
+	pairAngle    int
 	minMatchable int
 	pool         sync.Pool
 }
@@ -74,10 +79,14 @@ func New(opts *Options) (*Matcher, error) {
 	o := &m.opts
 	ns := o.SpatialCells
 	delta := 2 * o.Radius / float64(ns)
+	m.cellSize = delta
+	m.cellAt = make([]int, ns*ns)
 	for i := range ns {
 		for j := range ns {
 			p := point{(float64(i) - float64(ns-1)/2) * delta, (float64(j) - float64(ns-1)/2) * delta}
+			m.cellAt[i*ns+j] = -1
 			if math.Hypot(p.x, p.y) <= o.Radius {
+				m.cellAt[i*ns+j] = len(m.cells)
 				m.cells = append(m.cells, p)
 			}
 		}
@@ -121,6 +130,7 @@ func New(opts *Options) (*Matcher, error) {
 		m.compatAngle3[i] = float32(sigmoid(a, o.Mu3, o.Tau3))
 	}
 	m.maxAngle = int(math.Round(o.MaxAngle * 256 / (2 * math.Pi)))
+	m.pairAngle = int(math.Round(o.PairAngle * 256 / (2 * math.Pi)))
 	m.minMatchable = int(math.Ceil(o.MinMatchable * float64(m.bits)))
 	m.pool.New = func() any { return new(scratch) }
 	return m, nil

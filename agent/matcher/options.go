@@ -54,6 +54,26 @@ type Options struct {
 	// × (MaxPairs − MinPairs).
 	MinPairs, MaxPairs int
 	PairsMu, PairsTau  float64
+
+	// Seeds is the number of relaxed pairs, best first, from which the
+	// global stage fits an alignment; ConsistentPair the compatibility
+	// (0-1) another pair needs with a seed to join its fit.
+	Seeds          int
+	ConsistentPair float64
+	// PairDistance + PairDistanceGrowth·r is how far apart, in pixels, two
+	// aligned minutiae may be and still pair, r their distance from the
+	// centre of the fit (distortion grows away from it); PairAngle is how
+	// much their directions may differ.
+	PairDistance, PairDistanceGrowth, PairAngle float64
+	// OverlapMargin widens each print's footprint (the convex hull of its
+	// minutiae) when counting the minutiae the other print could show;
+	// MinOverlap is the least count used, so that a tiny overlap cannot
+	// score high.
+	OverlapMargin float64
+	MinOverlap    int
+	// GlobalWeight mixes the scores geometrically: relaxation^(1−w) ·
+	// global^w.
+	GlobalWeight float64
 }
 
 // DefaultOptions returns the parameters the evaluation on FVC2002 was run
@@ -80,6 +100,14 @@ func DefaultOptions() *Options {
 		Mu3: math.Pi / 12, Tau3: -30,
 		MinPairs: 4, MaxPairs: 12,
 		PairsMu: 20, PairsTau: 2.0 / 5,
+		Seeds:              4,
+		ConsistentPair:     0.5,
+		PairDistance:       12,
+		PairDistanceGrowth: 0.05,
+		PairAngle:          math.Pi / 9,
+		OverlapMargin:      8,
+		MinOverlap:         10,
+		GlobalWeight:       0.5,
 	}
 }
 
@@ -118,6 +146,20 @@ func (o *Options) validate() error {
 		return bad("RelaxWeight", o.RelaxWeight, "0-1")
 	case o.MinPairs < 1 || o.MaxPairs < o.MinPairs:
 		return bad("MinPairs/MaxPairs", [2]int{o.MinPairs, o.MaxPairs}, "1 <= MinPairs <= MaxPairs")
+	case o.Seeds < 0 || o.Seeds > 64:
+		return bad("Seeds", o.Seeds, "0-64")
+	case !(o.ConsistentPair >= 0 && o.ConsistentPair <= 1):
+		return bad("ConsistentPair", o.ConsistentPair, "0-1")
+	case !(o.PairDistance > 0 && o.PairDistance <= 100) || !(o.PairDistanceGrowth >= 0 && o.PairDistanceGrowth <= 1):
+		return bad("PairDistance/PairDistanceGrowth", [2]float64{o.PairDistance, o.PairDistanceGrowth}, "in (0, 100] and [0, 1]")
+	case !(o.PairAngle > 0 && o.PairAngle <= math.Pi):
+		return bad("PairAngle", o.PairAngle, "in (0, π]")
+	case !(o.OverlapMargin >= 0 && o.OverlapMargin <= 200):
+		return bad("OverlapMargin", o.OverlapMargin, "0-200 pixels")
+	case o.MinOverlap < 1:
+		return bad("MinOverlap", o.MinOverlap, ">= 1")
+	case !(o.GlobalWeight >= 0 && o.GlobalWeight <= 1):
+		return bad("GlobalWeight", o.GlobalWeight, "0-1")
 	}
 	for _, v := range []float64{o.Mu1, o.Tau1, o.Mu2, o.Tau2, o.Mu3, o.Tau3, o.PairsMu, o.PairsTau} {
 		if math.IsNaN(v) || math.IsInf(v, 0) {

@@ -33,17 +33,30 @@ type scratch struct {
 	lambda, next, eff  []float32
 	rho                []float32
 	order              []int
+	// The global stage's buffers.
+	fitA, fitB []uint8
+	cands      []candidate
 }
 
 // Score returns the similarity of two templates prepared by this matcher,
 // in [0, 1]: 0 when nothing corresponds, near 1 for the same impression.
 // It panics if the templates come from a matcher with other options.
 func (m *Matcher) Score(a, b *Template) float64 {
+	relax, global := m.scoreParts(a, b)
+	if relax <= 0 || global <= 0 {
+		return 0
+	}
+	w := m.opts.GlobalWeight
+	return math.Exp((1-w)*math.Log(relax) + w*math.Log(global))
+}
+
+// scoreParts returns the relaxation's and the global stage's scores.
+func (m *Matcher) scoreParts(a, b *Template) (relax, global float64) {
 	if (a.m != m && a.m.opts != m.opts) || (b.m != m && b.m.opts != m.opts) {
 		panic("matcher: Score given templates prepared with other options")
 	}
 	if len(a.cyl) == 0 || len(b.cyl) == 0 {
-		return 0
+		return 0, 0
 	}
 	s := m.pool.Get().(*scratch)
 	defer m.pool.Put(s)
@@ -57,7 +70,7 @@ func (m *Matcher) Score(a, b *Template) float64 {
 	clear(s.count[:])
 	np := m.localPairs(s.pairs[:len(a.cyl)*len(b.cyl)], &s.count, a, b)
 	if np == 0 {
-		return 0
+		return 0, 0
 	}
 
 	// 2. The best pairs, one-to-one, by descending similarity.
@@ -100,7 +113,11 @@ func (m *Matcher) Score(a, b *Template) float64 {
 	for _, i := range order[:top] {
 		sum += float64(lambda[i])
 	}
-	return sum / float64(nP)
+	relax = sum / float64(nP)
+
+	// 5. Global consolidation.
+	global = m.globalScore(s, nSel, lambda, a, b)
+	return relax, global
 }
 
 // localPairs writes into out the pairs of cylinders whose minutia

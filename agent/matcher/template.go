@@ -55,6 +55,10 @@ type Template struct {
 	// are 256 wide so that a uint8 index needs no bounds check.
 	dist   []uint16
 	radial []uint8
+	// foot is the footprint of the minutiae (their convex hull widened by
+	// OverlapMargin); byX orders them by x.
+	foot footprint
+	byX  byX
 }
 
 // Len returns the number of minutiae the template kept.
@@ -116,6 +120,9 @@ func (m *Matcher) Prepare(minutiae []fmr.Minutia, ppi int) *Template {
 		}
 	}
 	hull := convexHull(t.x, t.y)
+	t.foot = newFootprint(hull, m.opts.OverlapMargin)
+	valid := newFootprint(hull, m.opts.HullMargin)
+	t.byX = newByX(t.x)
 	full := uint16(m.bits)
 	order := make([]int, n)
 	for i := range order {
@@ -124,7 +131,7 @@ func (m *Matcher) Prepare(minutiae []fmr.Minutia, ppi int) *Template {
 	slices.SortStableFunc(order, func(i, j int) int { return cmp.Compare(t.ang[i], t.ang[j]) })
 	for _, i := range order {
 		var c cylinder
-		if !m.buildCylinder(t, hull, i, &c) {
+		if !m.buildCylinder(t, &valid, i, &c) {
 			continue
 		}
 		var pv, pm int
@@ -170,32 +177,22 @@ func (m *Matcher) keep(minutiae []fmr.Minutia) []fmr.Minutia {
 }
 
 // buildCylinder fills the bits and validity of minutia i's cylinder and
-// says whether the cylinder is valid.
-func (m *Matcher) buildCylinder(t *Template, h hull, i int, c *cylinder) bool {
+// says whether the cylinder is valid. valid is the raster of the points
+// within HullMargin of the minutiae's convex hull. Each neighbour adds to
+// the few cells within 3σS of it, found from its position in the minutia's
+// frame, rather than every cell testing every neighbour.
+func (m *Matcher) buildCylinder(t *Template, valid *footprint, i int, c *cylinder) bool {
 	o := &m.opts
 	n := t.n
-	neighbourReach := (o.Radius + 3*o.SigmaS) * distSteps
-	var nb [256]uint8
-	neighbours := nb[:0]
-	for j := range n {
-		if j != i && float64(t.dist[i*rowStride+j]) <= neighbourReach {
-			neighbours = append(neighbours, uint8(j))
-		}
-	}
-	if len(neighbours) < o.MinNeighbours {
-		return false
-	}
 	theta := float64(t.ang[i]) * (2 * math.Pi / 256)
 	cos, sin := math.Cos(theta), math.Sin(theta)
 	cx, cy := float64(t.x[i]), float64(t.y[i])
-	reach2 := 9 * o.SigmaS * o.SigmaS
-	nd := o.DirectionCells
+	nd, ns := o.DirectionCells, o.SpatialCells
 	validCells := 0
-	var contrib [16]float64
 	for cell, off := range m.cells {
 		px := cx + cos*off.x - sin*off.y
 		py := cy + sin*off.x + cos*off.y
-		if !h.within(px, py, o.HullMargin) {
+		if !valid.contains(float32(px), float32(py)) {
 			continue
 		}
 		validCells++
@@ -203,28 +200,60 @@ func (m *Matcher) buildCylinder(t *Template, h hull, i int, c *cylinder) bool {
 			bit := k*len(m.cells) + cell
 			c.mask[bit>>6] |= 1 << (bit & 63)
 		}
-		clear(contrib[:nd])
-		for _, j := range neighbours {
-			dx := float64(t.x[j]) - px
-			dy := float64(t.y[j]) - py
-			d2 := dx*dx + dy*dy
-			if d2 > reach2 {
-				continue
-			}
-			cs := m.spatial[int(d2*spatialSteps)]
-			dir := m.directional[int(t.ang[i]-t.ang[j])*nd:]
-			for k := range nd {
-				contrib[k] += float64(cs * dir[k]) // the conversion stops FMA fusion: same bits on every architecture
+	}
+	if float64(validCells) < o.MinValidCells*float64(len(m.cells)) {
+		return false
+	}
+	neighbourReach := (o.Radius + 3*o.SigmaS) * distSteps
+	reach := 3 * o.SigmaS
+	reach2 := reach * reach
+	half := float64(ns-1) / 2
+	var contrib [64 * cylWords]float64 // [cell*nd + k]
+	neighbours := 0
+	for j := range n {
+		if j == i || float64(t.dist[i*rowStride+j]) > neighbourReach {
+			continue
+		}
+		neighbours++
+		dx, dy := float64(t.x[j])-cx, float64(t.y[j])-cy
+		u, v := cos*dx+sin*dy, -sin*dx+cos*dy // in the minutia's frame
+		dir := m.directional[int(t.ang[i]-t.ang[j])*nd:]
+		dir = dir[:nd]
+		i0 := max(int(math.Ceil((u-reach)/m.cellSize+half)), 0)
+		i1 := min(int(math.Floor((u+reach)/m.cellSize+half)), ns-1)
+		j0 := max(int(math.Ceil((v-reach)/m.cellSize+half)), 0)
+		j1 := min(int(math.Floor((v+reach)/m.cellSize+half)), ns-1)
+		for ci := i0; ci <= i1; ci++ {
+			for cj := j0; cj <= j1; cj++ {
+				cell := m.cellAt[ci*ns+cj]
+				if cell < 0 {
+					continue
+				}
+				ddx, ddy := u-m.cells[cell].x, v-m.cells[cell].y
+				d2 := ddx*ddx + ddy*ddy
+				if d2 > reach2 {
+					continue
+				}
+				cs := m.spatial[int(d2*spatialSteps)]
+				acc := contrib[cell*nd : cell*nd+nd]
+				for k := range acc {
+					acc[k] += float64(cs * dir[k]) // the conversion stops FMA fusion: same bits on every architecture
+				}
 			}
 		}
+	}
+	if neighbours < o.MinNeighbours {
+		return false
+	}
+	for cell := range m.cells {
 		for k := range nd {
-			if contrib[k] >= o.CellThreshold {
+			if contrib[cell*nd+k] >= o.CellThreshold {
 				bit := k*len(m.cells) + cell
 				c.val[bit>>6] |= 1 << (bit & 63)
 			}
 		}
 	}
-	return float64(validCells) >= o.MinValidCells*float64(len(m.cells))
+	return true
 }
 
 // point is a vertex of a convex hull.
@@ -267,6 +296,34 @@ func convexHull(xs, ys []float32) hull {
 		h = append(h, p)
 	}
 	return h[:len(h)-1]
+}
+
+// rowExtent returns the x interval where the horizontal line at y crosses
+// the hull (lo > hi when it misses it).
+func (h hull) rowExtent(y float64) (lo, hi float64) {
+	lo, hi = math.Inf(1), math.Inf(-1)
+	switch len(h) {
+	case 0:
+		return lo, hi
+	case 1:
+		if y == h[0].y {
+			return h[0].x, h[0].x
+		}
+		return lo, hi
+	}
+	for i := range h {
+		a, b := h[i], h[(i+1)%len(h)]
+		if (y < a.y && y < b.y) || (y > a.y && y > b.y) {
+			continue
+		}
+		if a.y == b.y {
+			lo, hi = min(lo, a.x, b.x), max(hi, a.x, b.x)
+			continue
+		}
+		x := a.x + (y-a.y)*(b.x-a.x)/(b.y-a.y)
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	return lo, hi
 }
 
 // within says whether (x, y) lies inside the hull or within margin of it.
