@@ -325,34 +325,3 @@ func (h hull) rowExtent(y float64) (lo, hi float64) {
 	}
 	return lo, hi
 }
-
-// within says whether (x, y) lies inside the hull or within margin of it.
-func (h hull) within(x, y, margin float64) bool {
-	switch len(h) {
-	case 0:
-		return false
-	case 1:
-		return math.Hypot(x-h[0].x, y-h[0].y) <= margin
-	}
-	inside := len(h) >= 3
-	m2 := margin * margin
-	for i := range h {
-		a, b := h[i], h[(i+1)%len(h)]
-		ex, ey := b.x-a.x, b.y-a.y
-		px, py := x-a.x, y-a.y
-		if ex*py-ey*px < 0 {
-			inside = false
-		}
-		// Distance to the edge segment.
-		l2 := ex*ex + ey*ey
-		u := 0.0
-		if l2 > 0 {
-			u = math.Max(0, math.Min(1, (px*ex+py*ey)/l2))
-		}
-		dx, dy := px-u*ex, py-u*ey
-		if dx*dx+dy*dy <= m2 {
-			return true
-		}
-	}
-	return inside
-}
