@@ -51,6 +51,8 @@ var commands = []command{
 	{"config check", "validate a kioskd or rbdes-node config file", runConfigCheck},
 	{"version", "print the version and commit", runVersion},
 	{"extract", "extract minutiae from fingerprint images into ISO/IEC 19794-2 or ANSI 378 records", runExtract},
+	{"eval", "run the FVC protocol (EER, FNMR at FMR 1%/0.1%) on fingerprint databases", runEval},
+	{"match", "compare two finger minutiae records and print their similarity", runMatch},
 	{"synth", "generate synthetic fingerprints with ground truth (FVC layout)", runSynth},
 	{"face detect", "find faces and eyes in images and judge them as portraits (JSON lines)", runFaceDetect},
 	{"face token", "write the ISO/IEC 19794-5 token record of the face in an image", runFaceToken},
