@@ -61,6 +61,8 @@ var commands = []command{
 	{"ca sign", "sign a kiosk, node or broker certificate request with the development CA", runCASign},
 	{"ca issue", "make a TLS key and development-CA certificate for a broker or node", runCAIssue},
 	{"keys node", "create a national node's HPKE sealing key pair and command-signing key pair", runKeysNode},
+	{"outbox stat", "show an outbox's records waiting, bytes, oldest unacked age, dead letters, quarantine", runOutboxStat},
+	{"outbox verify", "check every record CRC of an outbox; exit 1 on damage", runOutboxVerify},
 }
 
 func main() {
