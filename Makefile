@@ -116,6 +116,28 @@ fuzz-seal: ## Fuzz the node's verify-and-open, command verification and key/regi
 	@for t in $(SEAL_FUZZ); do pkg=$${t%%:*}; fn=$${t##*:}; \
 		echo "== $$pkg $$fn"; $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(SEAL_FUZZTIME) $$pkg || exit 1; done
 
+##@ Fingerprint records, matcher and evaluation
+
+FMR_FUZZTIME ?= 5m
+# FVC2002 B sets; DB2 is 569 ppi (kioskctl eval also knows it by name).
+EVAL_DBS   ?= $(KIOSK_TESTDATA)/fvc2002/DB1_B $(KIOSK_TESTDATA)/fvc2002/DB2_B:569 $(KIOSK_TESTDATA)/fvc2002/DB3_B $(KIOSK_TESTDATA)/fvc2002/DB4_B
+EVAL_FLAGS ?=
+
+.PHONY: eval
+eval: ## FVC2002 B sets through extractor and matcher: EER, FNMR at FMR 1%/0.1%, failures, ms/image, ms/match (EVAL_FLAGS=-details)
+	@test -d $(KIOSK_TESTDATA)/fvc2002 || { echo "make eval: no FVC2002 data in $(KIOSK_TESTDATA)/fvc2002 (set KIOSK_TESTDATA)" >&2; exit 1; }
+	$(GO) build -o .bin/kioskctl ./cmd/kioskctl
+	.bin/kioskctl eval $(EVAL_FLAGS) $(EVAL_DBS)
+
+.PHONY: bench-matcher
+bench-matcher: ## Matcher and record codec benchmarks, one core, 5 runs (cpu-ns/op = thread CPU time)
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 -count 5 ./agent/matcher/ ./agent/fmr/
+
+.PHONY: fuzz-fmr
+fuzz-fmr: ## Fuzz the ISO/IEC 19794-2 and ANSI 378 decoders and the extended-data parsers, FMR_FUZZTIME each (default 5m)
+	@for f in FuzzUnmarshal FuzzDecodeISO FuzzDecodeANSI FuzzParseExtended; do \
+		echo "== agent/fmr $$f"; $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FMR_FUZZTIME) ./agent/fmr/ || exit 1; done
+
 ##@ Outbox
 
 CYCLES           ?= 1000

@@ -20,6 +20,7 @@ func BenchmarkScore(b *testing.B) {
 			z := m.Prepare(newMaster(rng, n).impression(rng, p), 500)
 			b.ReportAllocs()
 			b.ResetTimer()
+			defer cpuTimer(b)()
 			for i := 0; b.Loop(); i++ {
 				if i%2 == 0 {
 					m.Score(x, y) // genuine
@@ -38,6 +39,7 @@ func BenchmarkPrepare(b *testing.B) {
 			rng := rand.New(rand.NewPCG(uint64(n), 2))
 			ms := newMaster(rng, n).impression(rng, defaultImpression())
 			b.ReportAllocs()
+			defer cpuTimer(b)()
 			for b.Loop() {
 				m.Prepare(ms, 500)
 			}
