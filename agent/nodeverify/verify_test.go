@@ -203,12 +203,19 @@ func TestTamperEveryByte(t *testing.T) {
 				14: {rMalformed, rDeviceKey}, // device_key_id
 				15: {rSignature},             // signature
 			}
+			// Every byte with three masks; with -short or -race one mask, and
+			// only every 16th byte of enc and ciphertext, whose bytes all
+			// take the same path.
+			exhaustive := !testing.Short() && !raceEnabled
 			masks := []byte{0x01, 0x80, 0xFF}
-			if testing.Short() {
+			if !exhaustive {
 				masks = []byte{0x01}
 			}
 			seen := map[rbdesv1.RejectReason]int{}
 			for i := range good {
+				if !exhaustive && (regions[i] == 11 || regions[i] == 12) && i%16 != 0 {
+					continue
+				}
 				for _, m := range masks {
 					bad := append([]byte(nil), good...)
 					bad[i] ^= m
@@ -224,7 +231,7 @@ func TestTamperEveryByte(t *testing.T) {
 					}
 				}
 			}
-			t.Logf("%d bytes x %d masks: %v", len(good), len(masks), seen)
+			t.Logf("%d bytes, %d masks, exhaustive %v: %v", len(good), len(masks), exhaustive, seen)
 		})
 	}
 }

@@ -1,0 +1,5 @@
+//go:build !race
+
+package nodeverify
+
+const raceEnabled = false
