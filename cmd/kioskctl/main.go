@@ -61,6 +61,9 @@ var commands = []command{
 	{"ca sign", "sign a kiosk, node or broker certificate request with the development CA", runCASign},
 	{"ca issue", "make a TLS key and development-CA certificate for a broker or node", runCAIssue},
 	{"keys node", "create a national node's HPKE sealing key pair and command-signing key pair", runKeysNode},
+	{"probe", "detect each configured device and print model, firmware, serial, link speed and parameters", runProbe},
+	{"capture finger", "take a finger image from the configured sensor (real or simulated) into a PNG", runCaptureFinger},
+	{"capture face", "take a face image from the configured camera (real or simulated) into a JPEG", runCaptureFace},
 	{"outbox stat", "show an outbox's records waiting, bytes, oldest unacked age, dead letters, quarantine", runOutboxStat},
 	{"outbox verify", "check every record CRC of an outbox; exit 1 on damage", runOutboxVerify},
 }

@@ -91,7 +91,7 @@ func (d *Dev) packetTimeout() time.Duration {
 	if d.opts.PacketTimeout > 0 {
 		return d.opts.PacketTimeout
 	}
-	return 4*d.wireTime(headerLen+d.params.PacketSize) + 500*time.Millisecond
+	return 4*d.wireTime(headerLen+d.params.PacketSize) + d.opts.Timeout/2
 }
 
 // PackImage packs an 8-bit grey image of ImageWidth x ImageHeight into the

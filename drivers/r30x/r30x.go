@@ -58,7 +58,7 @@ type Options struct {
 	// library's DEFAULTTIMEOUT).
 	Timeout time.Duration
 	// PacketTimeout bounds the arrival of each image data packet; default
-	// four times the packet's wire time plus 500 ms.
+	// four times the packet's wire time plus half of Timeout.
 	PacketTimeout time.Duration
 	// PollInterval is the pause between GenImg polls in WaitFinger; default
 	// 100 ms.
