@@ -263,25 +263,33 @@ func (c *Camera) next(ctx context.Context) ([]byte, error) {
 // Capture returns the next frame that decodes, skipping up to
 // Options.MaxBadFrames broken ones.
 func (c *Camera) Capture(ctx context.Context) (image.Image, error) {
+	img, _, err := c.CaptureFrame(ctx)
+	return img, err
+}
+
+// CaptureFrame is Capture that also returns the raw frame the image was
+// decoded from (for MJPEG, CompleteMJPEG turns its Data into a standalone
+// JPEG without re-encoding).
+func (c *Camera) CaptureFrame(ctx context.Context) (image.Image, Frame, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var last error
 	for bad := 0; bad <= c.opts.MaxBadFrames; bad++ {
 		data, err := c.next(ctx)
 		if err != nil {
-			return nil, err
+			return nil, Frame{}, err
 		}
 		img, err := Decode(c.format, data, c.size.X, c.size.Y)
 		if err == nil {
 			if b := img.Bounds(); c.format == MJPEG && (b.Dx() != c.size.X || b.Dy() != c.size.Y) {
 				c.log.Debug("uvc frame size differs from the stream's", zap.Int("width", b.Dx()), zap.Int("height", b.Dy()))
 			}
-			return img, nil
+			return img, Frame{Format: c.format, Size: c.size, Data: data}, nil
 		}
 		last = err
 		c.log.Debug("uvc skipping a bad frame", zap.Error(err))
 	}
-	return nil, fmt.Errorf("uvc: %d bad frames in a row, the last: %w", c.opts.MaxBadFrames+1, last)
+	return nil, Frame{}, fmt.Errorf("uvc: %d bad frames in a row, the last: %w", c.opts.MaxBadFrames+1, last)
 }
 
 // Close stops streaming. It does not close the FrameSource.

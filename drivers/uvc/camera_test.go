@@ -188,10 +188,13 @@ func TestCapture(t *testing.T) {
 			if err != nil {
 				t.Fatalf("New = %v", err)
 			}
-			img, err := cam.Capture(context.Background())
+			img, frame, err := cam.CaptureFrame(context.Background())
 			if tt.wantMsg == "" {
 				if err != nil {
-					t.Fatalf("Capture = %v", err)
+					t.Fatalf("CaptureFrame = %v", err)
+				}
+				if frame.Format != f || frame.Size != image.Pt(320, 240) || len(frame.Data) == 0 {
+					t.Errorf("CaptureFrame frame = %s %v %d bytes", frame.Format, frame.Size, len(frame.Data))
 				}
 				if p := psnr(t, img, referenceImage(t)); p < 30 {
 					t.Errorf("captured image PSNR %.1f dB, want >= 30", p)

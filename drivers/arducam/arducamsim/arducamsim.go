@@ -18,7 +18,6 @@ package arducamsim
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"image"
 	"image/jpeg"
@@ -78,18 +77,22 @@ func faultNames() []string {
 	return names
 }
 
-// ParseFaults reads a fault spec such as "truncated=0.05,slow=0.01" (bare
-// name: every time) into rates for Options.Faults.
-func ParseFaults(spec string) (map[Fault]float64, error) {
-	r, err := simfault.Parse(spec, faultNames())
+// ParseFaults reads a faults option such as "garbled, slow=0.01": a bare
+// name is injected once (Options.Inject), name=rate strikes at random with
+// that probability at each opportunity (Options.Faults).
+func ParseFaults(spec string) (rates map[Fault]float64, once []Fault, err error) {
+	s, err := simfault.Parse(spec, faultNames())
 	if err != nil {
-		return nil, fmt.Errorf("arducamsim: %w", err)
+		return nil, nil, fmt.Errorf("arducamsim: %w", err)
 	}
-	out := make(map[Fault]float64, len(r))
-	for k, v := range r {
-		out[Fault(k)] = v
+	rates = make(map[Fault]float64, len(s.Rates))
+	for k, v := range s.Rates {
+		rates[Fault(k)] = v
 	}
-	return out, nil
+	for _, name := range s.Once {
+		once = append(once, Fault(name))
+	}
+	return rates, once, nil
 }
 
 // Clock is the simulator's time source; agent/clock.Clock satisfies it.
@@ -111,6 +114,8 @@ type Options struct {
 	VanishFor time.Duration
 	// Version is the OV2640 version byte at 0x0B; default 0x42.
 	Version byte
+	// Inject are faults injected once each, in order, from the start.
+	Inject []Fault
 	// Faults are random fault rates per capture (0 to 1).
 	Faults map[Fault]float64
 	// Seed seeds the fault source.
@@ -154,10 +159,18 @@ type Sim struct {
 	lastError error
 }
 
-// New returns a simulated camera looking at src.
+// portrait is the built-in scene.
+type portrait struct{}
+
+func (portrait) Scene() (image.Image, error) { return builtin(), nil }
+
+var builtin = sync.OnceValue(simimage.Portrait)
+
+// New returns a simulated camera looking at src; a nil src gives a
+// built-in head-and-shoulders scene.
 func New(src Scenes, opts *Options) (*Sim, error) {
 	if src == nil {
-		return nil, errors.New("arducamsim: New needs a Scenes source")
+		src = portrait{}
 	}
 	o := DefaultOptions()
 	if opts != nil {
@@ -176,7 +189,7 @@ func New(src Scenes, opts *Options) (*Sim, error) {
 		if opts.Version != 0 {
 			o.Version = opts.Version
 		}
-		o.Faults, o.Seed, o.Clock = opts.Faults, opts.Seed, opts.Clock
+		o.Faults, o.Inject, o.Seed, o.Clock = opts.Faults, opts.Inject, opts.Seed, opts.Clock
 	}
 	rates := make(map[string]float64, len(o.Faults))
 	for f, r := range o.Faults {
@@ -185,6 +198,11 @@ func New(src Scenes, opts *Options) (*Sim, error) {
 	plan, err := simfault.New(faultNames(), rates, o.Seed)
 	if err != nil {
 		return nil, fmt.Errorf("arducamsim: %w", err)
+	}
+	for _, f := range o.Inject {
+		if err := plan.Inject(string(f)); err != nil {
+			return nil, fmt.Errorf("arducamsim: %w", err)
+		}
 	}
 	s := &Sim{opts: *o, src: src, clk: drvtime.Or(o.Clock), faults: plan}
 	s.powerUp()

@@ -200,9 +200,9 @@ func TestVanishLongerThanATimeout(t *testing.T) {
 
 func TestRandomFaultsAreRepeatable(t *testing.T) {
 	run := func() (errs []string) {
-		rates, err := arducamsim.ParseFaults("truncated=0.3, bad-length=0.2")
-		if err != nil {
-			t.Fatal(err)
+		rates, once, err := arducamsim.ParseFaults("truncated=0.3, bad-length=0.2")
+		if err != nil || len(once) != 0 {
+			t.Fatal(once, err)
 		}
 		b := newBench(t, &arducamsim.Options{Faults: rates, Seed: 5}, &arducam.Options{Size: arducam.Size{W: 160, H: 120}})
 		for range 12 {
@@ -271,10 +271,22 @@ func TestSensorLeftInYUVHasNoJPEG(t *testing.T) {
 }
 
 func TestProtocolChecks(t *testing.T) {
-	if _, err := arducamsim.New(nil, nil); err == nil {
-		t.Error("New(nil) = nil error")
+	// No source: the built-in scene.
+	bclk := drvtime.NewVirtual(time.Time{})
+	builtin, err := arducamsim.New(nil, &arducamsim.Options{Clock: bclk})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := arducamsim.ParseFaults("melted"); err == nil {
+	bdev, err := arducam.New(builtin.Port(), builtin.Bus(), &arducam.Options{Size: arducam.Size{W: 160, H: 120}, Clock: bclk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if jpg, err := bdev.Capture(context.Background()); err != nil {
+		t.Errorf("Capture of the built-in scene = %v", err)
+	} else {
+		decode(t, jpg)
+	}
+	if _, _, err := arducamsim.ParseFaults("melted"); err == nil {
 		t.Error(`ParseFaults("melted") = nil error`)
 	}
 	clk := drvtime.NewVirtual(time.Time{})

@@ -78,18 +78,22 @@ func faultNames() []string {
 	return names
 }
 
-// ParseFaults reads a fault spec such as "garbled=0.05,slow=0.01" (bare
-// name: every time) into rates for Options.Faults.
-func ParseFaults(spec string) (map[Fault]float64, error) {
-	r, err := simfault.Parse(spec, faultNames())
+// ParseFaults reads a faults option such as "garbled, slow=0.01": a bare
+// name is injected once (Options.Inject), name=rate strikes at random with
+// that probability at each opportunity (Options.Faults).
+func ParseFaults(spec string) (rates map[Fault]float64, once []Fault, err error) {
+	s, err := simfault.Parse(spec, faultNames())
 	if err != nil {
-		return nil, fmt.Errorf("fpc1020sim: %w", err)
+		return nil, nil, fmt.Errorf("fpc1020sim: %w", err)
 	}
-	out := make(map[Fault]float64, len(r))
-	for k, v := range r {
-		out[Fault(k)] = v
+	rates = make(map[Fault]float64, len(s.Rates))
+	for k, v := range s.Rates {
+		rates[Fault(k)] = v
 	}
-	return out, nil
+	for _, name := range s.Once {
+		once = append(once, Fault(name))
+	}
+	return rates, once, nil
 }
 
 // Clock is the simulator's time source; agent/clock.Clock satisfies it.
@@ -121,6 +125,8 @@ type Options struct {
 	SlowDelay time.Duration
 	// VanishFor is how long a Vanish fault lasts; default 2 s.
 	VanishFor time.Duration
+	// Inject are faults injected once each, in order, from the start.
+	Inject []Fault
 	// Faults are random fault rates per opportunity (0 to 1).
 	Faults map[Fault]float64
 	// Seed seeds the fault and noise source.
@@ -183,7 +189,13 @@ type Sim struct {
 	lastError error
 }
 
-// New returns a simulated sensor scanning fingers from src.
+// rings is the built-in finger.
+type rings struct{}
+
+func (rings) Finger() (image.Image, error) { return simimage.Rings(), nil }
+
+// New returns a simulated sensor scanning fingers from src; a nil src
+// gives a built-in pattern of concentric ridges.
 func New(src Fingers, opts *Options) (*Sim, error) {
 	o := DefaultOptions()
 	if opts != nil {
@@ -207,13 +219,13 @@ func New(src Fingers, opts *Options) (*Sim, error) {
 				*d.dst = *d.src
 			}
 		}
-		o.Faults, o.Seed, o.Clock = opts.Faults, opts.Seed, opts.Clock
+		o.Faults, o.Inject, o.Seed, o.Clock = opts.Faults, opts.Inject, opts.Seed, opts.Clock
 	}
 	if o.Rows < 1 || o.Columns < 1 || o.Rows > 192 || o.Columns > 192 {
 		return nil, fmt.Errorf("fpc1020sim: geometry %dx%d is outside the 192x192 array", o.Columns, o.Rows)
 	}
 	if src == nil {
-		return nil, errors.New("fpc1020sim: New needs a Fingers source")
+		src = rings{}
 	}
 	rates := make(map[string]float64, len(o.Faults))
 	for f, r := range o.Faults {
@@ -222,6 +234,11 @@ func New(src Fingers, opts *Options) (*Sim, error) {
 	plan, err := simfault.New(faultNames(), rates, o.Seed)
 	if err != nil {
 		return nil, fmt.Errorf("fpc1020sim: %w", err)
+	}
+	for _, f := range o.Inject {
+		if err := plan.Inject(string(f)); err != nil {
+			return nil, fmt.Errorf("fpc1020sim: %w", err)
+		}
 	}
 	s := &Sim{opts: *o, src: src, clk: drvtime.Or(o.Clock), faults: plan, changed: make(chan struct{})}
 	s.resetPin = &resetPin{s: s, level: gpio.High}
@@ -416,14 +433,14 @@ func (s *Sim) fingerOn(now time.Time) bool {
 
 func (s *Sim) capture(now time.Time) {
 	s.captures++
-	s.readPos, s.reading = 0, false
-	s.stuck = s.faults.Strike(string(StuckMISO))
+	s.readPos, s.reading, s.stuck = 0, false, false
 	n := s.opts.Rows * s.opts.Columns
 	if s.faults.Strike(string(BadFrame)) {
 		s.image = make([]byte, n)
 		s.schedule(s.opts.CaptureTime, intError|intCommandDone)
 		return
 	}
+	s.stuck = s.faults.Strike(string(StuckMISO))
 	rng := s.faults.Fork()
 	var pix []byte
 	if s.fingerOn(now) {

@@ -239,9 +239,9 @@ func TestNoFinger(t *testing.T) {
 
 func TestRandomFaultsAreRepeatable(t *testing.T) {
 	run := func() (errs []string) {
-		rates, err := fpc1020sim.ParseFaults("bad-frame=0.3,stuck-miso=0.2")
-		if err != nil {
-			t.Fatal(err)
+		rates, once, err := fpc1020sim.ParseFaults("bad-frame=0.3,stuck-miso=0.2")
+		if err != nil || len(once) != 0 {
+			t.Fatal(once, err)
 		}
 		b := newBench(t, &fpc1020sim.Options{Faults: rates, Seed: 11}, nil)
 		for range 20 {
@@ -276,13 +276,26 @@ func TestOptionsAndProtocolChecks(t *testing.T) {
 	if _, err := fpc1020sim.New(&ridges{}, &fpc1020sim.Options{Rows: 300}); err == nil {
 		t.Error("New with 300 rows = nil error")
 	}
-	if _, err := fpc1020sim.New(nil, nil); err == nil {
-		t.Error("New(nil source) = nil error")
+	// No source: the built-in ridges.
+	clk := drvtime.NewVirtual(time.Time{})
+	builtin, err := fpc1020sim.New(nil, &fpc1020sim.Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := fpc1020.New(builtin.Port(), builtin.ResetPin(), builtin.IRQPin(), &fpc1020.Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dev.WaitFinger(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if img, err := dev.Capture(context.Background()); err != nil || mean(img) > 200 {
+		t.Errorf("Capture of the built-in finger = %v, mean %.0f; want ridges", err, mean(img))
 	}
 	if _, err := fpc1020sim.New(&ridges{}, &fpc1020sim.Options{Faults: map[fpc1020sim.Fault]float64{"melted": 1}}); err == nil {
 		t.Error("New with an unknown fault = nil error")
 	}
-	if _, err := fpc1020sim.ParseFaults("slow=2"); err == nil {
+	if _, _, err := fpc1020sim.ParseFaults("slow=2"); err == nil {
 		t.Error(`ParseFaults("slow=2") = nil error`)
 	}
 	sim, err := fpc1020sim.New(&ridges{w: 10, h: 10}, nil)
@@ -313,4 +326,25 @@ func mean(g *image.Gray) float64 {
 		sum += int(p)
 	}
 	return float64(sum) / float64(len(g.Pix))
+}
+
+func TestFaultsInjectedAtStart(t *testing.T) {
+	rates, once, err := fpc1020sim.ParseFaults("bad-frame, stuck-miso")
+	if err != nil || len(rates) != 0 {
+		t.Fatal(rates, err)
+	}
+	b := newBench(t, &fpc1020sim.Options{Inject: once}, nil)
+	ctx := context.Background()
+	if _, err := b.dev.Capture(ctx); !errors.Is(err, fpc1020.ErrSensor) {
+		t.Errorf("first Capture = %v, want ErrSensor", err)
+	}
+	if _, err := b.dev.Capture(ctx); !errors.Is(err, fpc1020.ErrBadImage) {
+		t.Errorf("second Capture = %v, want ErrBadImage", err)
+	}
+	if _, err := b.dev.Capture(ctx); err != nil {
+		t.Errorf("third Capture = %v", err)
+	}
+	if _, err := fpc1020sim.New(&ridges{}, &fpc1020sim.Options{Inject: []fpc1020sim.Fault{"melted"}}); err == nil {
+		t.Error("New with an unknown injected fault = nil error")
+	}
 }

@@ -105,41 +105,51 @@ func (p *Plan) Pending() int {
 	return n
 }
 
-// Parse reads a fault spec such as "garbled=0.05, slow=0.01, no-finger":
-// comma-separated names from known, each with an optional rate (a bare name
-// means rate 1, every time). An empty spec means no faults.
-func Parse(spec string, known []string) (map[string]float64, error) {
-	rates := map[string]float64{}
+// Spec is a parsed fault spec.
+type Spec struct {
+	// Once are faults to inject once each, in order (a name may repeat).
+	Once []string
+	// Rates are faults that strike at random, with a probability per
+	// opportunity.
+	Rates map[string]float64
+}
+
+// Parse reads a fault spec such as "no-finger, garbled=0.05, slow=0.01":
+// comma-separated names from known; a bare name is injected once (repeat
+// it for more), name=rate strikes at random with that probability (0 to
+// 1) at each opportunity. An empty spec means no faults.
+func Parse(spec string, known []string) (Spec, error) {
+	out := Spec{Rates: map[string]float64{}}
 	spec = strings.TrimSpace(spec)
 	if spec == "" {
-		return rates, nil
+		return out, nil
 	}
 	var errs []error
 	for _, item := range strings.Split(spec, ",") {
 		item = strings.TrimSpace(item)
 		name, val, hasVal := strings.Cut(item, "=")
 		name = strings.TrimSpace(name)
-		rate := 1.0
-		if hasVal {
-			r, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
-			if err != nil || !(r >= 0 && r <= 1) {
-				errs = append(errs, fmt.Errorf("fault %q: rate %q is not a number between 0 and 1", name, val))
-				continue
-			}
-			rate = r
-		}
 		if !slices.Contains(known, name) {
 			errs = append(errs, fmt.Errorf("unknown fault %q (known: %s)", name, strings.Join(known, ", ")))
 			continue
 		}
-		if _, dup := rates[name]; dup {
-			errs = append(errs, fmt.Errorf("fault %q given twice", name))
+		if !hasVal {
+			out.Once = append(out.Once, name)
 			continue
 		}
-		rates[name] = rate
+		r, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+		if err != nil || !(r >= 0 && r <= 1) {
+			errs = append(errs, fmt.Errorf("fault %q: rate %q is not a number between 0 and 1", name, val))
+			continue
+		}
+		if _, dup := out.Rates[name]; dup {
+			errs = append(errs, fmt.Errorf("fault %q has two rates", name))
+			continue
+		}
+		out.Rates[name] = r
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return Spec{}, errors.Join(errs...)
 	}
-	return rates, nil
+	return out, nil
 }

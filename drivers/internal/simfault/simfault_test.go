@@ -10,19 +10,21 @@ var known = []string{"garbled", "slow", "no-finger"}
 func TestParse(t *testing.T) {
 	tests := []struct {
 		spec    string
-		want    map[string]float64
+		once    []string
+		rates   map[string]float64
 		wantErr string
 	}{
-		{"", map[string]float64{}, ""},
-		{"garbled", map[string]float64{"garbled": 1}, ""},
-		{" garbled = 0.05 , slow=0.01", map[string]float64{"garbled": 0.05, "slow": 0.01}, ""},
-		{"no-finger=0", map[string]float64{"no-finger": 0}, ""},
-		{"melted", nil, `unknown fault "melted"`},
-		{"slow=2", nil, "between 0 and 1"},
-		{"slow=NaN", nil, "between 0 and 1"},
-		{"slow=x", nil, "between 0 and 1"},
-		{"slow,slow", nil, "given twice"},
-		{"garbled,", nil, `unknown fault ""`},
+		{"", nil, map[string]float64{}, ""},
+		{"garbled", []string{"garbled"}, map[string]float64{}, ""},
+		{"slow, garbled, slow", []string{"slow", "garbled", "slow"}, map[string]float64{}, ""},
+		{" garbled = 0.05 , slow=0.01", nil, map[string]float64{"garbled": 0.05, "slow": 0.01}, ""},
+		{"no-finger=0, no-finger", []string{"no-finger"}, map[string]float64{"no-finger": 0}, ""},
+		{"melted", nil, nil, `unknown fault "melted"`},
+		{"slow=2", nil, nil, "between 0 and 1"},
+		{"slow=NaN", nil, nil, "between 0 and 1"},
+		{"slow=x", nil, nil, "between 0 and 1"},
+		{"slow=0.1,slow=0.2", nil, nil, "two rates"},
+		{"garbled,", nil, nil, `unknown fault ""`},
 	}
 	for _, tt := range tests {
 		got, err := Parse(tt.spec, known)
@@ -36,12 +38,15 @@ func TestParse(t *testing.T) {
 			t.Errorf("Parse(%q) = %v", tt.spec, err)
 			continue
 		}
-		if len(got) != len(tt.want) {
-			t.Errorf("Parse(%q) = %v, want %v", tt.spec, got, tt.want)
+		if strings.Join(got.Once, ",") != strings.Join(tt.once, ",") {
+			t.Errorf("Parse(%q).Once = %v, want %v", tt.spec, got.Once, tt.once)
 		}
-		for k, v := range tt.want {
-			if got[k] != v {
-				t.Errorf("Parse(%q)[%q] = %v, want %v", tt.spec, k, got[k], v)
+		if len(got.Rates) != len(tt.rates) {
+			t.Errorf("Parse(%q).Rates = %v, want %v", tt.spec, got.Rates, tt.rates)
+		}
+		for k, v := range tt.rates {
+			if got.Rates[k] != v {
+				t.Errorf("Parse(%q).Rates[%q] = %v, want %v", tt.spec, k, got.Rates[k], v)
 			}
 		}
 	}
@@ -105,17 +110,23 @@ func FuzzParse(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, spec string) {
-		rates, err := Parse(spec, known)
+		got, err := Parse(spec, known)
 		if err != nil {
 			return
 		}
-		for name, r := range rates {
+		for name, r := range got.Rates {
 			if !(r >= 0 && r <= 1) {
 				t.Fatalf("Parse(%q) gave %q rate %v", spec, name, r)
 			}
 		}
-		if _, err := New(known, rates, 7); err != nil {
+		p, err := New(known, got.Rates, 7)
+		if err != nil {
 			t.Fatalf("New rejected what Parse(%q) accepted: %v", spec, err)
+		}
+		for _, name := range got.Once {
+			if err := p.Inject(name); err != nil {
+				t.Fatalf("Inject rejected what Parse(%q) accepted: %v", spec, err)
+			}
 		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/color"
 	"image/draw"
+	"math"
 
 	xdraw "golang.org/x/image/draw"
 )
@@ -82,4 +83,44 @@ func YUYV(img image.Image) []byte {
 func ycc(c color.Color) (y, cb, cr uint8) {
 	r, g, b, _ := c.RGBA()
 	return color.RGBToYCbCr(uint8(r>>8), uint8(g>>8), uint8(b>>8))
+}
+
+// Portrait is the built-in scene of the simulated cameras when no image is
+// configured: a head-and-shoulders silhouette in skin and cloth tones on a
+// light grey-blue background, 480 x 640. It is not a face a detector
+// will find; configure a photo for that.
+func Portrait() image.Image {
+	const w, h = 480, 640
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			c := color.RGBA{uint8(190 + y/40), uint8(200 + y/40), 215, 255}
+			fx, fy := float64(x-w/2)/95, float64(y-250)/125
+			sx, sy := float64(x-w/2)/200, float64(y-640)/230
+			switch {
+			case fx*fx+fy*fy <= 1:
+				c = color.RGBA{196, 150, 122, 255} // face
+			case sx*sx+sy*sy <= 1:
+				c = color.RGBA{50, 60, 90, 255} // shoulders
+			}
+			img.SetRGBA(x, y, c)
+		}
+	}
+	return img
+}
+
+// Rings is the built-in finger of the simulated fingerprint sensors when no
+// finger source is configured: concentric dark ridges 9 pixels apart (about
+// 500 ppi ridge spacing), 300 x 300.
+func Rings() *image.Gray {
+	const size = 300
+	g := image.NewGray(image.Rect(0, 0, size, size))
+	for y := range size {
+		for x := range size {
+			dx, dy := float64(x-size/2), float64(y-size/2)
+			d := math.Sqrt(dx*dx + dy*dy)
+			g.Pix[y*size+x] = uint8(128 + 100*math.Sin(d*2*math.Pi/9))
+		}
+	}
+	return g
 }

@@ -63,18 +63,22 @@ func faultNames() []string {
 	return names
 }
 
-// ParseFaults reads a fault spec such as "bad-frame=0.05,slow=0.01" (bare
-// name: every time) into rates for Options.Faults.
-func ParseFaults(spec string) (map[Fault]float64, error) {
-	r, err := simfault.Parse(spec, faultNames())
+// ParseFaults reads a faults option such as "garbled, slow=0.01": a bare
+// name is injected once (Options.Inject), name=rate strikes at random with
+// that probability at each opportunity (Options.Faults).
+func ParseFaults(spec string) (rates map[Fault]float64, once []Fault, err error) {
+	s, err := simfault.Parse(spec, faultNames())
 	if err != nil {
-		return nil, fmt.Errorf("uvcsim: %w", err)
+		return nil, nil, fmt.Errorf("uvcsim: %w", err)
 	}
-	out := make(map[Fault]float64, len(r))
-	for k, v := range r {
-		out[Fault(k)] = v
+	rates = make(map[Fault]float64, len(s.Rates))
+	for k, v := range s.Rates {
+		rates[Fault(k)] = v
 	}
-	return out, nil
+	for _, name := range s.Once {
+		once = append(once, Fault(name))
+	}
+	return rates, once, nil
 }
 
 // Clock is the simulator's time source; agent/clock.Clock satisfies it.
@@ -100,6 +104,8 @@ type Options struct {
 	KeepDHT bool
 	// VanishFor is how long a Vanish fault lasts; default 2 s.
 	VanishFor time.Duration
+	// Inject are faults injected once each, in order, from the start.
+	Inject []Fault
 	// Faults are random fault rates per frame (0 to 1).
 	Faults map[Fault]float64
 	// Seed seeds the fault source.
@@ -140,10 +146,18 @@ type Sim struct {
 	starts    int
 }
 
-// New returns a simulated camera looking at src.
+// portrait is the built-in scene.
+type portrait struct{}
+
+func (portrait) Scene() (image.Image, error) { return builtin(), nil }
+
+var builtin = sync.OnceValue(simimage.Portrait)
+
+// New returns a simulated camera looking at src; a nil src gives a
+// built-in head-and-shoulders scene.
 func New(src Scenes, opts *Options) (*Sim, error) {
 	if src == nil {
-		return nil, errors.New("uvcsim: New needs a Scenes source")
+		src = portrait{}
 	}
 	o := DefaultOptions()
 	if opts != nil {
@@ -160,7 +174,7 @@ func New(src Scenes, opts *Options) (*Sim, error) {
 			o.VanishFor = opts.VanishFor
 		}
 		o.WarmupBadFrames, o.KeepDHT = opts.WarmupBadFrames, opts.KeepDHT
-		o.Faults, o.Seed, o.Clock = opts.Faults, opts.Seed, opts.Clock
+		o.Faults, o.Inject, o.Seed, o.Clock = opts.Faults, opts.Inject, opts.Seed, opts.Clock
 	}
 	if o.Quality < 1 || o.Quality > 100 {
 		return nil, fmt.Errorf("uvcsim: quality %d is outside 1-100", o.Quality)
@@ -177,6 +191,11 @@ func New(src Scenes, opts *Options) (*Sim, error) {
 	plan, err := simfault.New(faultNames(), rates, o.Seed)
 	if err != nil {
 		return nil, fmt.Errorf("uvcsim: %w", err)
+	}
+	for _, f := range o.Inject {
+		if err := plan.Inject(string(f)); err != nil {
+			return nil, fmt.Errorf("uvcsim: %w", err)
+		}
 	}
 	return &Sim{opts: *o, src: src, clk: drvtime.Or(o.Clock), faults: plan}, nil
 }

@@ -162,9 +162,9 @@ func TestFaults(t *testing.T) {
 
 func TestRandomFaultsAreRepeatable(t *testing.T) {
 	run := func() (out []string) {
-		rates, err := uvcsim.ParseFaults("bad-frame=0.4, slow=0.2")
-		if err != nil {
-			t.Fatal(err)
+		rates, once, err := uvcsim.ParseFaults("bad-frame=0.4, slow=0.2")
+		if err != nil || len(once) != 0 {
+			t.Fatal(once, err)
 		}
 		_, cam, _ := newCamera(t, &uvcsim.Options{Faults: rates, Seed: 9, Formats: map[uvc.PixelFormat][]uvc.FrameSize{uvc.MJPEG: {uvc.Discrete(160, 120)}}},
 			&uvc.Options{Width: 160, Height: 120, MaxBadFrames: 1})
@@ -229,13 +229,23 @@ func TestSourceContract(t *testing.T) {
 			t.Errorf("New(%+v) = nil error", o)
 		}
 	}
-	if _, err := uvcsim.New(nil, nil); err == nil {
-		t.Error("New(nil) = nil error")
+	// No source: the built-in scene.
+	builtin, err := uvcsim.New(nil, &uvcsim.Options{Clock: drvtime.NewVirtual(time.Time{})})
+	if err != nil {
+		t.Fatal(err)
 	}
+	bcam, err := uvc.New(builtin, &uvc.Options{Width: 640, Height: 480})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bcam.Capture(context.Background()); err != nil {
+		t.Errorf("Capture of the built-in scene = %v", err)
+	}
+	_ = bcam.Close()
 	if err := sim.Inject("melted"); err == nil {
 		t.Error(`Inject("melted") = nil error`)
 	}
-	if _, err := uvcsim.ParseFaults("slow=x"); err == nil {
+	if _, _, err := uvcsim.ParseFaults("slow=x"); err == nil {
 		t.Error(`ParseFaults("slow=x") = nil error`)
 	}
 	if _, err := uvcsim.StripDHT([]byte{1, 2, 3}); err == nil {
