@@ -59,9 +59,11 @@
 //	str device_key_id               field 14
 //
 // The signature (field 15) is the 64-byte Ed25519 signature of that input.
-// The known-answer tests in this package (testdata/kat.json) hold a worked
-// example of both layouts, a signature and a complete sealed record with
-// the keys that open it, so that another implementation can check itself.
+// The known-answer tests in this package hold hand-written examples of both
+// layouts and a signature (layout_test.go), and, in testdata/kat.json, a
+// complete sealed record of each suite with the keys that open it, so that
+// another implementation can check itself. testdata/kat_x25519.py opens the
+// x25519 vector with an independent RFC 9180 implementation in Python.
 //
 // # Canonical encoding
 //
