@@ -162,6 +162,31 @@ fuzz-outbox: ## Fuzz the outbox's frame scanner and its recovery from arbitrary 
 	@for f in FuzzScanFrames FuzzOpen; do \
 		echo "== agent/outbox $$f"; $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(OUTBOX_FUZZTIME) ./agent/outbox/ || exit 1; done
 
+##@ UART fingerprint sensors (R30x, GT-521F52)
+
+UART_FUZZTIME ?= 5m
+
+.PHONY: test-uart
+test-uart: ## UART sensors end to end over pseudo-terminals at real wire speed: full uploads at 57600/115200, every fault, wire times
+	$(GO) test -race -count 1 -v -run 'OverPTY|Example' ./drivers/r30x/... ./drivers/gt521/... | grep -E '^(--- |ok|FAIL)|UpImage at|GetImage at|GetRawImage at'
+
+.PHONY: fuzz-uart
+fuzz-uart: ## Fuzz the R30x and GT-521 frame and packet parsers, UART_FUZZTIME each (default 5m)
+	@for p in "drivers/r30x FuzzParsePacket FuzzReadPacket FuzzParseSysParams FuzzUploadImage" \
+		"drivers/gt521 FuzzParsePacket FuzzParseData FuzzParseInfo FuzzReply"; do \
+		set -- $$p; pkg=$$1; shift; for f in "$$@"; do \
+			echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(UART_FUZZTIME) ./$$pkg/ || exit 1; done; done
+
+.PHONY: probe-sim
+probe-sim: ## kioskctl probe and capture finger on simulated R30x and GT-521F52 sensors (no hardware); image in .bin/
+	@mkdir -p .bin
+	@printf 'kiosk: {id: sim-kiosk, country: IDN}\ndevices:\n  - {name: fingerprint, driver: sim-r30x, baud: 57600, options: {link_baud: "115200", model: R503}}\n' > .bin/sim-r30x.yaml
+	@printf 'kiosk: {id: sim-kiosk, country: IDN}\ndevices:\n  - {name: fingerprint, driver: sim-gt521, baud: 9600, options: {link_baud: "115200"}}\n' > .bin/sim-gt521.yaml
+	$(GO) run ./cmd/kioskctl probe -config .bin/sim-r30x.yaml
+	$(GO) run ./cmd/kioskctl probe -config .bin/sim-gt521.yaml
+	$(GO) run ./cmd/kioskctl capture finger -config .bin/sim-r30x.yaml -o .bin/finger-r30x.png
+	$(GO) run ./cmd/kioskctl capture finger -config .bin/sim-gt521.yaml -o .bin/finger-gt521.png
+
 ##@ Misc
 
 .PHONY: clean

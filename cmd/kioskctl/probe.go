@@ -114,7 +114,7 @@ func loadDevices(warn io.Writer, path string) ([]config.Device, error) {
 	if err := yaml.Unmarshal(data, lenient); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	fmt.Fprintf(warn, "note: %s has %d problems outside the devices section (%s); run kioskctl config check. Probing the devices anyway.\n",
+	fmt.Fprintf(warn, "note: %s has %d problems outside the devices section (%s); run kioskctl config check. Using the devices section anyway.\n",
 		path, len(other), strings.Join(other, ", "))
 	return lenient.Devices, nil
 }
