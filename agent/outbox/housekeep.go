@@ -16,23 +16,17 @@ const ackLogCompactBytes = 1 << 20
 // reports alarm level changes. It returns when Close stops it.
 func (o *Outbox) housekeepLoop() {
 	defer o.wg.Done()
-	notified := -1
-	o.mu.Lock()
-	if o.alarm == 0 {
-		notified = 0 // nothing to report at start below 50%
-	}
-	o.mu.Unlock()
 	for {
 		select {
 		case <-o.stop:
 			return
 		case <-o.hkCh:
 		}
-		o.housekeep(&notified)
+		o.housekeep()
 	}
 }
 
-func (o *Outbox) housekeep(notified *int) {
+func (o *Outbox) housekeep() {
 	o.mu.Lock()
 	dirty, f := o.ackDirty, o.ackF
 	o.ackDirty = false
@@ -54,18 +48,18 @@ func (o *Outbox) housekeep(notified *int) {
 			o.log.Warn("compacting the ack log failed; will retry", zap.Error(err))
 		}
 	}
-	level, used := o.alarm, o.usedBytes
+	alarms := o.alarmQueue
+	o.alarmQueue = nil
 	o.mu.Unlock()
 
-	if level != *notified {
-		*notified = level
-		if level > 0 {
-			o.log.Warn("outbox filling up", zap.Int("percent_level", level), zap.Int64("used_bytes", used), zap.Int64("max_bytes", o.opts.MaxBytes))
+	for _, a := range alarms {
+		if a.Level > 0 {
+			o.log.Warn("outbox filling up", zap.Int("percent_level", a.Level), zap.Int64("used_bytes", a.UsedBytes), zap.Int64("max_bytes", a.MaxBytes))
 		} else {
-			o.log.Info("outbox below 50%", zap.Int64("used_bytes", used))
+			o.log.Info("outbox below 50%", zap.Int64("used_bytes", a.UsedBytes))
 		}
 		if o.opts.OnAlarm != nil {
-			o.opts.OnAlarm(Alarm{Level: level, UsedBytes: used, MaxBytes: o.opts.MaxBytes})
+			o.opts.OnAlarm(a)
 		}
 	}
 }

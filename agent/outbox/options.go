@@ -34,9 +34,11 @@ type Options struct {
 	Logger *zap.Logger
 	// Registerer receives the kiosk_outbox_* metrics; nil means no metrics.
 	Registerer prometheus.Registerer
-	// OnAlarm, when set, is called from the outbox's own goroutine whenever
-	// the fill level crosses 50, 80 or 95% of MaxBytes, upwards or downwards.
-	// It must not block for long and must not call Close.
+	// OnAlarm, when set, is called from the outbox's own goroutine, in order,
+	// each time the fill level crosses 50, 80 or 95% of MaxBytes, upwards or
+	// downwards (Alarm.Level 0 means below 50% again). An outbox opened above
+	// 50% reports its level at once. It must not block for long and must not
+	// call Close.
 	OnAlarm func(Alarm)
 
 	fs vfs.FS // the filesystem; tests set a vfs.Mem

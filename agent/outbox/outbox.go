@@ -78,7 +78,8 @@ type Outbox struct {
 	deadEntry uint64
 
 	quarantined int
-	alarm       int // current fill level: 0, 50, 80 or 95
+	alarm       int     // current fill level: 0, 50, 80 or 95
+	alarmQueue  []Alarm // level changes not yet reported
 	hkCh        chan struct{}
 	stop        chan struct{}
 	wg          sync.WaitGroup
@@ -412,7 +413,7 @@ func (o *Outbox) recover() error {
 	if q, err := o.fs.ReadDir(filepath.Join(o.dir, quarantineDir)); err == nil {
 		o.quarantined = len(q)
 	}
-	o.alarm = o.levelLocked()
+	o.checkAlarmLocked() // an outbox opened above 50% reports its level at once
 	if err := o.compactLocked(); err != nil {
 		return err
 	}
@@ -561,7 +562,7 @@ func (o *Outbox) recoverDeadLetters(ls *logScan) error {
 }
 
 // quarantineMove moves a file of the outbox directory into the quarantine
-// folder; the caller syncs the outbox directory.
+// folder; the caller syncs the outbox directory. The caller must not hold mu.
 func (o *Outbox) quarantineMove(name string, why error) error {
 	qdir := filepath.Join(o.dir, quarantineDir)
 	dst := o.quarantineName(name)
@@ -571,7 +572,9 @@ func (o *Outbox) quarantineMove(name string, why error) error {
 	if err := o.fs.SyncDir(qdir); err != nil {
 		return fmt.Errorf("outbox: syncing %s: %w", qdir, err)
 	}
+	o.mu.Lock()
 	o.quarantined++
+	o.mu.Unlock()
 	o.m.quarantines.Inc()
 	o.log.Error("file moved to quarantine: its records will not be delivered until a technician recovers them",
 		zap.String("file", name), zap.String("quarantined_as", dst), zap.Error(why))
@@ -580,7 +583,8 @@ func (o *Outbox) quarantineMove(name string, why error) error {
 }
 
 // quarantineCopy copies a damaged file into the quarantine folder as
-// evidence, unless a copy of the same size is already there.
+// evidence, unless a copy of the same size is already there. The caller must
+// not hold mu.
 func (o *Outbox) quarantineCopy(name string) error {
 	qdir := filepath.Join(o.dir, quarantineDir)
 	src := filepath.Join(o.dir, name)
@@ -629,7 +633,9 @@ func (o *Outbox) quarantineCopy(name string) error {
 		_ = o.fs.Remove(tmp)
 		return fmt.Errorf("outbox: copying damaged %s to quarantine: %w", name, err)
 	}
+	o.mu.Lock()
 	o.quarantined++
+	o.mu.Unlock()
 	o.m.quarantines.Inc()
 	o.log.Error("damaged file copied to quarantine", zap.String("file", name), zap.String("quarantined_as", dst))
 	return nil

@@ -74,6 +74,9 @@ func scanDir(fsys vfs.FS, dir string, full bool, maxBody int) (*dirScan, error) 
 	}
 	for i, name := range segNames {
 		s, err := scanSegment(fsys, dir, name, full || i == len(segNames)-1, maxBody)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // deleted since ReadDir by the agent running beside Inspect
+		}
 		if err != nil {
 			return nil, err
 		}

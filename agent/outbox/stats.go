@@ -35,6 +35,10 @@ func (o *Outbox) levelLocked() int { return levelOf(o.usedBytes, o.opts.MaxBytes
 func (o *Outbox) checkAlarmLocked() {
 	if l := o.levelLocked(); l != o.alarm {
 		o.alarm = l
+		if len(o.alarmQueue) >= 16 { // the housekeeper is behind: keep the latest
+			o.alarmQueue = o.alarmQueue[1:]
+		}
+		o.alarmQueue = append(o.alarmQueue, Alarm{Level: l, UsedBytes: o.usedBytes, MaxBytes: o.opts.MaxBytes})
 		o.kick()
 	}
 }
