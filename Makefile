@@ -158,9 +158,9 @@ bench-outbox: ## Outbox appends vs bbolt (one Update per record) on this disk, 1
 	OUTBOX_BENCH_DIR=$(OUTBOX_BENCH_DIR) OUTBOX_BENCH_BIG=1 $(GO) test -run '^$$' -bench '^BenchmarkOpen1GiBTornTail$$' -benchtime 5x ./agent/outbox/
 
 .PHONY: fuzz-outbox
-fuzz-outbox: ## Fuzz the outbox's frame scanner and its recovery from arbitrary files, OUTBOX_FUZZTIME each (default 5m)
+fuzz-outbox: ## Fuzz the outbox's frame scanner and its recovery from arbitrary files, OUTBOX_FUZZTIME each (default 5m; short minimization, as long inputs otherwise stall it)
 	@for f in FuzzScanFrames FuzzOpen; do \
-		echo "== agent/outbox $$f"; $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(OUTBOX_FUZZTIME) ./agent/outbox/ || exit 1; done
+		echo "== agent/outbox $$f"; $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(OUTBOX_FUZZTIME) -fuzzminimizetime 2s ./agent/outbox/ || exit 1; done
 
 ##@ UART fingerprint sensors (R30x, GT-521F52)
 

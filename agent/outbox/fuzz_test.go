@@ -51,8 +51,17 @@ func seedFiles(t testing.TB) (seg1, seg2, state, acks, dead []byte) {
 // FuzzScanFrames feeds arbitrary bytes to the frame scanner: it must not
 // panic, and what it accepts must be in bounds and in order.
 func FuzzScanFrames(f *testing.F) {
-	seg1, seg2, _, acks, dead := seedFiles(f)
-	for _, s := range [][]byte{seg1, seg2, acks, dead, seg1[:len(seg1)-7], nil, make([]byte, 100)} {
+	// Seeds built directly (no outbox, no goroutines): a sealed segment, an
+	// active one with a torn tail, an ack log.
+	h := fileHeader{kind: kindSegment, base: 1}
+	seg := h.encode()
+	for seq := uint64(1); seq <= 4; seq++ {
+		seg = appendFrame(seg, seq, int64(seq), payloadFor(seq, [32]byte{}, 100*int(seq)))
+	}
+	sealed := appendFrame(append([]byte(nil), seg...), 0, 9, (&footer{count: 4, first: 1, last: 4, dataBytes: uint64(len(seg) - fileHeaderSize)}).body())
+	acks := (&fileHeader{kind: kindAckLog, base: 1}).encode()
+	acks = appendFrame(acks, 1, 1, ackBody(ackKindAck, 3))
+	for _, s := range [][]byte{sealed, seg[:len(seg)-7], acks, nil, make([]byte, 100)} {
 		f.Add(s, uint64(0), true)
 	}
 	f.Fuzz(func(t *testing.T, data []byte, after uint64, footers bool) {
