@@ -27,7 +27,7 @@ func fuzzDev(in []byte, packetSize int) *Dev {
 	o.Timeout = time.Millisecond
 	o.PacketTimeout = time.Millisecond
 	return &Dev{port: &bytesPort{r: bytes.NewReader(in)}, opts: *o, log: zap.NewNop(), baud: 57600,
-		tmp: make([]byte, 97), params: SysParams{PacketSize: packetSize, Baud: 57600, SecurityLevel: 3}}
+		params: SysParams{PacketSize: packetSize, Baud: 57600, SecurityLevel: 3}}
 }
 
 func FuzzParsePacket(f *testing.F) {

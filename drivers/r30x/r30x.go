@@ -96,8 +96,8 @@ type Dev struct {
 	mu      sync.Mutex
 	baud    int
 	params  SysParams
-	buf     []byte // received bytes not yet parsed
-	tmp     []byte
+	buf     []byte // received bytes not yet parsed, a window of store
+	store   []byte
 	wbuf    []byte
 	dirty   bool // a link error happened; resynchronise before the next command
 	aborted bool // an image upload was cut short; its rest may still be coming
@@ -144,7 +144,7 @@ func New(port Port, opts *Options) (*Dev, error) {
 	if o.SecurityLevel < 0 || o.SecurityLevel > 5 {
 		return nil, fmt.Errorf("r30x: Options.SecurityLevel %d: want 1..5 (0 keeps the module's)", o.SecurityLevel)
 	}
-	d := &Dev{port: port, opts: o, log: o.Logger, baud: o.Baud, active: gpio.High, tmp: make([]byte, 1024)}
+	d := &Dev{port: port, opts: o, log: o.Logger, baud: o.Baud, active: gpio.High}
 	if d.log == nil {
 		d.log = zap.NewNop()
 	}
@@ -389,7 +389,10 @@ func (d *Dev) transact(op string, instr byte, args []byte, wantLen int) ([]byte,
 		d.dirty = true
 		return nil, linkErrorf(ErrFrame, "r30x: %s: acknowledgement carries %d result bytes, want %d (a stale or foreign reply)", op, len(p.Payload)-1, wantLen)
 	}
-	return p.Payload[1:], nil
+	if wantLen == 0 {
+		return nil, nil
+	}
+	return append([]byte(nil), p.Payload[1:]...), nil
 }
 
 // explain turns a read error into a message naming the instruction.
@@ -420,7 +423,8 @@ func trimPrefix(s string) string {
 var startCode = []byte{0xEF, 0x01}
 
 // readPacket returns the next whole packet, skipping bytes before a start
-// code, or an error by the deadline. The returned payload is a copy.
+// code, or an error by the deadline. The payload aliases the receive
+// buffer: it is valid until the next read.
 func (d *Dev) readPacket(deadline time.Time) (Packet, error) {
 	d.noise = 0
 	for {
@@ -438,9 +442,6 @@ func (d *Dev) readPacket(deadline time.Time) (Packet, error) {
 		if len(d.buf) >= 2 {
 			p, n, err := ParsePacket(d.buf)
 			if err != errShort {
-				if err == nil {
-					p.Payload = append([]byte(nil), p.Payload...)
-				}
 				d.buf = d.buf[n:]
 				if err != nil {
 					return Packet{}, err
@@ -457,6 +458,9 @@ func (d *Dev) readPacket(deadline time.Time) (Packet, error) {
 	}
 }
 
+// readChunk is the most one read asks the port for.
+const readChunk = 1024
+
 // fill reads more bytes into d.buf, waiting at most until deadline.
 func (d *Dev) fill(deadline time.Time) error {
 	rem := time.Until(deadline)
@@ -466,8 +470,16 @@ func (d *Dev) fill(deadline time.Time) error {
 	if err := d.port.SetReadTimeout(rem); err != nil {
 		return &linkError{kind: ErrLink, msg: "r30x: setting the serial read timeout", err: err}
 	}
-	n, err := d.port.Read(d.tmp)
-	d.buf = append(d.buf, d.tmp[:n]...)
+	// Read straight into the buffer's free space, first moving what is
+	// left to the front of the buffer's storage when the space runs short.
+	if cap(d.buf)-len(d.buf) < readChunk {
+		if len(d.buf)+readChunk > cap(d.store) {
+			d.store = make([]byte, 0, 2*(len(d.buf)+readChunk))
+		}
+		d.buf = append(d.store[:0], d.buf...)
+	}
+	n, err := d.port.Read(d.buf[len(d.buf) : len(d.buf)+readChunk])
+	d.buf = d.buf[:len(d.buf)+n]
 	switch {
 	case err != nil && errors.Is(err, os.ErrDeadlineExceeded):
 		return linkErrorf(ErrTimeout, "r30x: read deadline passed")
