@@ -600,8 +600,14 @@ type Ack struct {
 	NodeId       string `protobuf:"bytes,6,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
 	StoredUnixMs int64  `protobuf:"varint,7,opt,name=stored_unix_ms,json=storedUnixMs,proto3" json:"stored_unix_ms,omitempty"`
 	// Echo of SealedRecord.seq.
-	Seq           uint64 `protobuf:"varint,8,opt,name=seq,proto3" json:"seq,omitempty"`
-	KioskId       string `protobuf:"bytes,9,opt,name=kiosk_id,json=kioskId,proto3" json:"kiosk_id,omitempty"`
+	Seq     uint64 `protobuf:"varint,8,opt,name=seq,proto3" json:"seq,omitempty"`
+	KioskId string `protobuf:"bytes,9,opt,name=kiosk_id,json=kioskId,proto3" json:"kiosk_id,omitempty"`
+	// Ed25519 signature by one of the node's command keys over the documented
+	// layout of fields 1-9 and 11, so that a compromised broker cannot forge an
+	// ack and make a kiosk delete a record the node never stored.
+	Signature []byte `protobuf:"bytes,10,opt,name=signature,proto3" json:"signature,omitempty"`
+	// Which node command key made the signature.
+	KeyId         string `protobuf:"bytes,11,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -695,6 +701,20 @@ func (x *Ack) GetSeq() uint64 {
 func (x *Ack) GetKioskId() string {
 	if x != nil {
 		return x.KioskId
+	}
+	return ""
+}
+
+func (x *Ack) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+func (x *Ack) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
 	}
 	return ""
 }
@@ -1481,7 +1501,7 @@ const file_rbdes_v1_wire_proto_rawDesc = "" +
 	"ciphertext\x12\x1b\n" +
 	"\tprev_hash\x18\r \x01(\fR\bprevHash\x12\"\n" +
 	"\rdevice_key_id\x18\x0e \x01(\tR\vdeviceKeyId\x12\x1c\n" +
-	"\tsignature\x18\x0f \x01(\fR\tsignatureJ\x05\bd\x10\xc8\x01\"\xa2\x02\n" +
+	"\tsignature\x18\x0f \x01(\fR\tsignatureJ\x05\bd\x10\xc8\x01\"\xd7\x02\n" +
 	"\x03Ack\x12\x1b\n" +
 	"\trecord_id\x18\x01 \x01(\tR\brecordId\x12\x16\n" +
 	"\x06sha256\x18\x02 \x01(\fR\x06sha256\x12+\n" +
@@ -1491,7 +1511,10 @@ const file_rbdes_v1_wire_proto_rawDesc = "" +
 	"\anode_id\x18\x06 \x01(\tR\x06nodeId\x12$\n" +
 	"\x0estored_unix_ms\x18\a \x01(\x03R\fstoredUnixMs\x12\x10\n" +
 	"\x03seq\x18\b \x01(\x04R\x03seq\x12\x19\n" +
-	"\bkiosk_id\x18\t \x01(\tR\akioskIdJ\x05\bd\x10\xc8\x01\"i\n" +
+	"\bkiosk_id\x18\t \x01(\tR\akioskId\x12\x1c\n" +
+	"\tsignature\x18\n" +
+	" \x01(\fR\tsignature\x12\x15\n" +
+	"\x06key_id\x18\v \x01(\tR\x05keyIdJ\x05\bd\x10\xc8\x01\"i\n" +
 	"\fDeviceHealth\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06driver\x18\x02 \x01(\tR\x06driver\x12\x0e\n" +
