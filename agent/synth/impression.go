@@ -29,6 +29,9 @@ type ImpressionParams struct {
 	Moisture float64 `json:"moisture"`
 	// Noise scales the sensor's pixel noise (1 is typical).
 	Noise float64 `json:"noise"`
+	// Texture in [0, 1] is how broken the printed ridges are: pores, skin
+	// grain and residue on the plate break ridges into dashes and dots.
+	Texture float64 `json:"texture"`
 	// ContactX and ContactY move the centre of the contact area from the
 	// centre of the finger, in master pixels; ContactSize scales it.
 	ContactX    float64 `json:"contact_x"`
@@ -171,14 +174,15 @@ func drawParams(r *rng, s *sensorModel) ImpressionParams {
 	return ImpressionParams{
 		DX:          float64(r.norm() * s.displacement),
 		DY:          float64(r.norm() * s.displacement),
-		Rotation:    clamp(float64(r.norm()*0.14), -0.35, 0.35),
-		Distortion:  r.uniform(1, 7),
+		Rotation:    clamp(float64(r.norm()*0.3), -0.6, 0.6),
+		Distortion:  r.uniform(5, 18),
 		Pressure:    clamp(float64(r.norm()*0.45), -1, 1),
 		Moisture:    clamp(float64(r.norm()*0.45), -1, 1),
-		Noise:       r.uniform(0.7, 1.4),
-		ContactX:    float64(r.norm() * 15),
-		ContactY:    float64(r.norm() * 20),
-		ContactSize: r.uniform(0.85, 1.1),
+		Noise:       r.uniform(0.8, 2),
+		ContactX:    float64(r.norm() * 10),
+		ContactY:    float64(r.norm() * 12),
+		ContactSize: r.uniform(0.9, 1.15),
+		Texture:     r.uniform(0.4, 1),
 		Seed:        r.r.Uint64(),
 	}
 }

@@ -107,7 +107,10 @@ func (g *Generator) grow(m *Master, r *rng) ([]float32, int) {
 	)
 	base := r.uniform(8.3, 10.2)
 	pnoise := newValueNoise(r, masterW, masterH, 72)
-	period := func(x, y float64) float64 { return base + float64(0.9*pnoise.at(x, y)) }
+	fine := newValueNoise(r, masterW, masterH, 26)
+	period := func(x, y float64) float64 {
+		return base + float64(0.9*pnoise.at(x, y)) + float64(0.45*fine.at(x, y))
+	}
 	inside := func(x, y float64) bool { return m.tip.dist(x, y) >= -growMargin }
 
 	// Half resolution: pixel (i, j) covers full-resolution (2i+0.5, 2j+0.5).
@@ -127,7 +130,7 @@ func (g *Generator) grow(m *Master, r *rng) ([]float32, int) {
 	half := make([]float32, hw*hh)
 	// Seed patches: a few discs of a sinusoid at the local orientation and
 	// period, with random phase.
-	spacing := r.uniform(28, 40)
+	spacing := r.uniform(20, 28)
 	nSeeds := int(float64(region)/float64(spacing*spacing)) + 1
 	for range nSeeds {
 		var sx, sy int
@@ -152,7 +155,7 @@ func (g *Generator) grow(m *Master, r *rng) ([]float32, int) {
 			}
 		}
 	}
-	half, iters := iterate(g.halfKernels, hw, hh, idx, half, 80, region/400)
+	half, iters := iterate(g.halfKernels, hw, hh, idx, half, 80, region/100)
 
 	// Full resolution: upsample, then refine.
 	idx = make([]uint16, masterW*masterH)

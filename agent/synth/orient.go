@@ -68,6 +68,7 @@ type orientModel struct {
 	archA, archTop float64 // arch: slope amplitude and the y of the fingertip top
 	archCX, archW  float64 // arch: centre x and half width
 	archH          float64 // arch: fingertip height
+	tilt           float64 // rotation of the whole pattern, radians in image coordinates
 }
 
 // at returns the ridge orientation at (x, y) in radians, in image
@@ -95,7 +96,7 @@ func (m *orientModel) at(x, y float64) float64 {
 		c := &m.cores[i]
 		th += c.g(atan2(c.p.Y-y, x-c.p.X))
 	}
-	return -th / 2
+	return float64(-th/2) + m.tilt
 }
 
 // newOrientModel draws the singular points of class c for a fingertip whose
@@ -118,12 +119,12 @@ func newOrientModel(c Class, r *rng, tip fingertip) *orientModel {
 		addCore(cx, cy)
 		addDelta(cx+float64(r.norm()*6), cy+r.uniform(60, 110))
 	case LeftLoop, RightLoop:
-		dx := r.uniform(70, 120)
+		dx := r.uniform(55, 135)
 		if c == RightLoop {
 			dx = -dx
 		}
 		addCore(cx-float64(dx/4), cy)
-		addDelta(cx+float64(dx*0.75), cy+r.uniform(100, 150))
+		addDelta(cx+float64(dx*0.75), cy+r.uniform(85, 165))
 	case Whorl:
 		// Two cores a little apart (a spiral or a double loop), a delta on
 		// each side below.
@@ -132,8 +133,26 @@ func newOrientModel(c Class, r *rng, tip fingertip) *orientModel {
 		s, co := sinCos(a)
 		addCore(cx+float64(d*co), cy+float64(d*s))
 		addCore(cx-float64(d*co), cy-float64(d*s))
-		addDelta(cx-r.uniform(85, 130), cy+r.uniform(100, 150))
-		addDelta(cx+r.uniform(85, 130), cy+r.uniform(100, 150))
+		addDelta(cx-r.uniform(80, 135), cy+r.uniform(90, 160))
+		addDelta(cx+r.uniform(80, 135), cy+r.uniform(90, 160))
+	}
+	// Tilt the pattern as a whole: singular points turn about the first
+	// core and every orientation turns with them.
+	if len(m.cores) > 0 {
+		m.tilt = r.uniform(-0.25, 0.25)
+		s, co := sinCos(m.tilt)
+		c0 := m.cores[0].p
+		turn := func(p *Point) {
+			dx, dy := p.X-c0.X, p.Y-c0.Y
+			p.X = c0.X + float64(dx*co) - float64(dy*s)
+			p.Y = c0.Y + float64(dx*s) + float64(dy*co)
+		}
+		for i := range m.cores {
+			turn(&m.cores[i].p)
+		}
+		for i := range m.deltas {
+			turn(&m.deltas[i].p)
+		}
 	}
 	return m
 }

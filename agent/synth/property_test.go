@@ -3,6 +3,7 @@ package synth
 import (
 	"fmt"
 	"math"
+	"sync"
 	"testing"
 
 	"github.com/bali-rbdes/kiosk/agent/fmr"
@@ -67,13 +68,46 @@ func branchAngles(s []uint8, w, x, y, r int) []float64 {
 	return out
 }
 
-// testMasters returns masters for a few seeds covering every class.
-func testMasters(t testing.TB, g *Generator) []*Master {
+// masterCache keeps the masters tests build, since building one takes
+// seconds under qemu.
+var masterCache struct {
+	sync.Mutex
+	g *Generator
+	m map[uint64]*Master
+}
+
+// testMaster returns the master for seed, built once per test binary.
+func testMaster(t testing.TB, seed uint64) *Master {
 	t.Helper()
-	// The first seed of each class, then (in long mode) a dozen more.
+	masterCache.Lock()
+	defer masterCache.Unlock()
+	if masterCache.g == nil {
+		g, err := New(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		masterCache.g, masterCache.m = g, map[uint64]*Master{}
+	}
+	m, ok := masterCache.m[seed]
+	if !ok {
+		m = masterCache.g.Master(seed)
+		masterCache.m[seed] = m
+	}
+	return m
+}
+
+// testMasters returns masters for a few seeds covering every class.
+func testMasters(t testing.TB) []*Master {
+	t.Helper()
+	// The first seed of each class (with -short, of the first two), then
+	// (in long mode) a dozen more.
 	var seeds []uint64
 	seen := map[Class]bool{}
-	for s := uint64(1); len(seen) < len(classWeights); s++ {
+	classes := len(classWeights)
+	if testing.Short() {
+		classes = 2
+	}
+	for s := uint64(1); len(seen) < classes; s++ {
 		if c := Class(newRNG(s, "master", 0).pick(classWeights) + 1); !seen[c] {
 			seen[c] = true
 			seeds = append(seeds, s)
@@ -86,7 +120,7 @@ func testMasters(t testing.TB, g *Generator) []*Master {
 	}
 	var ms []*Master
 	for _, s := range seeds {
-		ms = append(ms, g.Master(s))
+		ms = append(ms, testMaster(t, s))
 	}
 	return ms
 }
@@ -95,11 +129,7 @@ func testMasters(t testing.TB, g *Generator) []*Master {
 // of a master lies on the fingertip, on a ridge, and on a ridge ending or
 // bifurcation of the ridge skeleton, with a direction along a branch.
 func TestMasterMinutiaeAreOnTheMaster(t *testing.T) {
-	g, err := New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range testMasters(t, g) {
+	for _, m := range testMasters(t) {
 		t.Run(fmt.Sprintf("seed%d_%s", m.Seed, m.Class), func(t *testing.T) {
 			if n := len(m.Minutiae); n < 20 || n > 150 {
 				t.Errorf("master has %d minutiae, want 20..150 (a plain fingertip has some 40-100)", n)
@@ -138,7 +168,9 @@ func TestMasterMinutiaeAreOnTheMaster(t *testing.T) {
 				branches := branchAngles(m.skel, m.Width, x, y, 4)
 				for _, b := range branches {
 					d := math.Abs(math.Remainder(mi.Direction-b, 2*math.Pi))
-					if mi.Kind == fmr.Ending && len(branches) == 1 && d > 0.6 {
+					// The ring is 4 px out, the direction is measured 10 px
+					// out, and ridges curve: allow 45°.
+					if mi.Kind == fmr.Ending && len(branches) == 1 && d > math.Pi/4 {
 						t.Errorf("ending %d at (%d,%d) points at %.0f°, its ridge leaves at %.0f°", i, x, y, mi.Direction*180/math.Pi, b*180/math.Pi)
 					}
 					if mi.Kind == fmr.Bifurcation && d < 0.25 {
@@ -161,10 +193,14 @@ func TestImpressionTruthFollowsTheWarp(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, seed := range []uint64{1, 4} {
-			m := g.Master(seed)
+		seeds, imps := []uint64{1, 4}, uint64(4)
+		if testing.Short() {
+			seeds, imps = seeds[:1], 2
+		}
+		for _, seed := range seeds {
+			m := testMaster(t, seed)
 			f := g.FingerOf(m, 3)
-			for k := uint64(1); k <= 4; k++ {
+			for k := uint64(1); k <= imps; k++ {
 				t.Run(fmt.Sprintf("%s/seed%d/imp%d", s, seed, k), func(t *testing.T) {
 					im := f.Impression(k)
 					if im.Width != s.Width() || im.Height != s.Height() || im.Image.Bounds().Dx() != s.Width() || im.Image.Bounds().Dy() != s.Height() {
@@ -201,11 +237,15 @@ func TestImpressionTruthFollowsTheWarp(t *testing.T) {
 						if m.Minutiae[bi].Kind != tm.Kind {
 							t.Errorf("minutia %d is a %v, its master minutia a %v", i, tm.Kind, m.Minutiae[bi].Kind)
 						}
-						// Directions turn with the finger (up to distortion).
-						turn := math.Remainder(tm.Direction-m.Minutiae[bi].Direction-im.Params.Rotation, 2*math.Pi)
-						if math.Abs(turn) > 0.2 {
-							t.Errorf("minutia %d direction %.1f°, master %.1f°, finger rotated %.1f°: off by %.1f°", i,
-								tm.Direction*180/math.Pi, m.Minutiae[bi].Direction*180/math.Pi, im.Params.Rotation*180/math.Pi, turn*180/math.Pi)
+						// The direction is the master direction carried through
+						// the warp: a point 2 px ahead in the master lands 2 px
+						// ahead (give or take the stretch) in the image.
+						mm := m.Minutiae[bi]
+						ax, ay := w.invert(mm.X+2*math.Cos(mm.Direction), mm.Y-2*math.Sin(mm.Direction))
+						want := math.Atan2(-(ay - tm.Y), ax-tm.X)
+						if d := math.Abs(math.Remainder(tm.Direction-want, 2*math.Pi)); d > 3*math.Pi/180 {
+							t.Errorf("minutia %d direction %.1f°, the warp carries the master's %.1f° to %.1f°", i,
+								tm.Direction*180/math.Pi, mm.Direction*180/math.Pi, want*180/math.Pi)
 						}
 						x, y := int(math.Round(tm.X)), int(math.Round(tm.Y))
 						if im.Edge[i] > 1 && im.Foreground.GrayAt(x, y).Y != 255 {

@@ -57,9 +57,9 @@ func newWarp(m *Master, s *sensorModel, p ImpressionParams, r *rng) *warp {
 	w.ex = newValueNoise(r, s.width, s.height, 96)
 	w.ey = newValueNoise(r, s.width, s.height, 96)
 	size := p.ContactSize * (1 + float64(0.15*p.Pressure)) * s.contactScale
-	w.ccx, w.ccy = w.cm.X+p.ContactX, w.cm.Y+p.ContactY
+	w.ccx, w.ccy = a.X+p.ContactX, a.Y+p.ContactY
 	w.ca = float64(m.tip.width*0.5) * size
-	w.cb = float64(m.tip.height*0.42) * size
+	w.cb = float64(m.tip.height*0.5) * size
 	w.gw = s.width/gridStep + 2
 	w.gh = s.height/gridStep + 2
 	n := w.gw * w.gh
@@ -173,6 +173,8 @@ func (f *Finger) ImpressionWith(p ImpressionParams) *Impression {
 	stain := newValueNoise(r, W, H, 22)
 	contrast := newValueNoise(r, W, H, 70)
 	dry := newValueNoise(r, masterW, masterH, 3.5)
+	grain := newValueNoise(r, masterW, masterH, 2.2)
+	specks := newValueNoise(r, W, H, 1.6)
 	wet := newValueNoise(r, masterW, masterH, 6)
 	dryness := math.Max(0, -p.Moisture)
 	wetness := math.Max(0, p.Moisture)
@@ -180,6 +182,7 @@ func (f *Finger) ImpressionWith(p ImpressionParams) *Impression {
 	// widen ridges, dry skin thins them.
 	thr := float64(-0.35*p.Pressure) - float64(0.3*wetness) + float64(0.25*dryness)
 	noise := float64(s.noise * p.Noise)
+	gthr := 0.9 - float64(1.3*p.Texture) // grain above this breaks a ridge
 	buf := make([]float64, W*H)
 	for y := range H {
 		for x := range W {
@@ -195,6 +198,9 @@ func (f *Finger) ImpressionWith(p ImpressionParams) *Impression {
 				v := float64(bilinear(m.soft, masterW, masterH, qx, qy))
 				t := (v-thr)/0.5 + 0.5
 				rd := smooth(math.Max(0, math.Min(1, t)))
+				// Skin grain and pores break ridges into dashes.
+				g := math.Max(0, math.Min(1, (grain.at(qx, qy)-gthr)/0.35))
+				rd = float64(rd * (1 - g))
 				if dryness > 0 {
 					spot := math.Max(0, math.Min(1, float64((dry.at(qx, qy)-0.1)*2.5)))
 					rd = float64(rd * (1 - float64(dryness*spot)))
@@ -202,6 +208,10 @@ func (f *Finger) ImpressionWith(p ImpressionParams) *Impression {
 				if wetness > 0 {
 					blot := math.Max(0, math.Min(1, float64((wet.at(qx, qy)-0.2)*2)))
 					rd = math.Max(rd, float64(float64(wetness*blot)*0.8))
+				}
+				// Residue on the plate prints dark specks in the valleys.
+				if sp := specks.at(fx, fy); sp > 0.55 {
+					rd = math.Max(rd, float64(p.Texture*float64((sp-0.55)*2)))
 				}
 				c := 0.85 + float64(0.15*contrast.at(fx, fy))
 				val = bg - float64(float64(float64((bg-s.ridge)*rd)*strength)*c)

@@ -82,7 +82,7 @@ func Compare(truth []Minutia, found []fmr.Minutia, tol Tolerance) Score {
 			if d > tol.Distance {
 				continue
 			}
-			da := math.Abs(math.Remainder(f.Radians()-t.Direction, 2*math.Pi))
+			da := math.Abs(math.Remainder(float64(f.Radians())-t.Direction, 2*math.Pi))
 			if da > tol.Angle {
 				continue
 			}

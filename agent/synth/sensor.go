@@ -45,10 +45,10 @@ func (s Sensor) model() *sensorModel {
 	switch s {
 	case Optical:
 		return &sensorModel{id: Optical, name: "optical", width: 388, height: 374, ppi: 500, levels: 256,
-			background: 232, ridge: 40, noise: 5, blur: true, contactScale: 0.8, displacement: 22, stain: 10}
+			background: 232, ridge: 40, noise: 5, blur: true, contactScale: 0.95, displacement: 45, stain: 10}
 	case R30x:
 		return &sensorModel{id: R30x, name: "r30x", width: 256, height: 288, ppi: 508, levels: 16,
-			background: 215, ridge: 30, noise: 8, blur: true, contactScale: 0.75, displacement: 18, stain: 14}
+			background: 215, ridge: 30, noise: 8, blur: true, contactScale: 0.9, displacement: 20, stain: 14}
 	case FPC1020:
 		return &sensorModel{id: FPC1020, name: "fpc1020", width: 192, height: 192, ppi: 508, levels: 256,
 			background: 200, ridge: 55, noise: 9, blur: false, contactScale: 1.0, displacement: 25, stain: 6}
