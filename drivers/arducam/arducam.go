@@ -250,6 +250,9 @@ func (d *Dev) Revision() byte {
 	return d.rev
 }
 
+// Chunk returns the largest SPI transfer of a burst read, in bytes.
+func (d *Dev) Chunk() int { return d.chunk }
+
 // Size returns the JPEG size the sensor is set up for.
 func (d *Dev) Size() Size {
 	d.mu.Lock()

@@ -296,6 +296,9 @@ func (d *Dev) HardwareID() uint16 {
 	return d.hwid
 }
 
+// Chunk returns the largest SPI transfer the driver makes, in bytes.
+func (d *Dev) Chunk() int { return d.chunk }
+
 // Bounds returns the image rectangle Capture returns.
 func (d *Dev) Bounds() image.Rectangle { return image.Rect(0, 0, d.opts.Columns, d.opts.Rows) }
 

@@ -313,6 +313,9 @@ func TestCapture(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Capture = %v", err)
 			}
+			if d.Chunk() != chunk {
+				t.Errorf("Chunk() = %d, want %d", d.Chunk(), chunk)
+			}
 			if want := image.Rect(0, 0, Columns, tt.rows); got.Bounds() != want {
 				t.Errorf("Capture bounds = %v, want %v", got.Bounds(), want)
 			}

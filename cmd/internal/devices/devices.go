@@ -35,7 +35,7 @@ type opener func(ctx context.Context, cfg config.Device, env *Env, dev *Device) 
 
 // table maps every driver name to its opener; each file of this package
 // contributes its own map.
-var table = join(uartOpeners /* the SPI, camera and GPIO drivers add their maps here */)
+var table = join(uartOpeners, periphOpeners)
 
 func join(tables ...map[string]opener) map[string]opener {
 	all := map[string]opener{}
