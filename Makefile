@@ -187,6 +187,29 @@ probe-sim: ## kioskctl probe and capture finger on simulated R30x and GT-521F52 
 	$(GO) run ./cmd/kioskctl capture finger -config .bin/sim-r30x.yaml -o .bin/finger-r30x.png
 	$(GO) run ./cmd/kioskctl capture finger -config .bin/sim-gt521.yaml -o .bin/finger-gt521.png
 
+##@ Synthetic fingerprints
+
+SYNTH_FINGERS ?= 100
+SYNTH_SENSOR  ?= optical
+SYNTH_SEED    ?= 1
+SYNTH_DIR     ?= .bin/synth
+
+.PHONY: synth
+synth: ## Write SYNTH_FINGERS fingers x 8 impressions (FVC layout, JSON truth, ISO records) for SYNTH_SENSOR into SYNTH_DIR
+	$(GO) run ./cmd/kioskctl synth -n $(SYNTH_FINGERS) -impressions 8 -seed $(SYNTH_SEED) -sensor $(SYNTH_SENSOR) -o $(SYNTH_DIR)
+
+.PHONY: synth-realism
+synth-realism: ## Compare SYNTH_FINGERS synthetic fingers x 8 with FVC2002 DB4: EERs, score histograms, extractor precision/recall
+	SYNTH_REALISM=$(SYNTH_FINGERS) SYNTH_REALISM_SENSOR=$(SYNTH_SENSOR) $(GO) test -count=1 -timeout 60m -run '^TestRealism$$' -v ./agent/synth/
+
+.PHONY: bench-synth
+bench-synth: ## Benchmark master and impression generation on one core (reports CPU ms per op beside wall time)
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 -count 5 ./agent/synth/
+
+.PHONY: fuzz-synth
+fuzz-synth: ## Fuzz the synthetic ground-truth file parser for FUZZTIME (default 30s)
+	$(GO) test -run '^$$' -fuzz '^FuzzParseTruthFile$$' -fuzztime $${FUZZTIME:-30s} ./agent/synth/
+
 ##@ Misc
 
 .PHONY: clean
