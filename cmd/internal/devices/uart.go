@@ -86,22 +86,22 @@ func openSimR30x(_ context.Context, cfg config.Device, env *Env, dev *Device) er
 	o := &options{cfg: cfg}
 	baud := baudOf(cfg)
 	ro := r30xOptions(o, baud)
-	src, closeSrc, srcErr := fingerSource(o, synth.R30x)
 	faults := o.str("faults", "")
+	seed := o.uint64("seed", 1)
 	if err := o.err(); err != nil {
-		closeSrc()
+		return err
+	}
+	src, closeSrc, err := fingerSource(o, synth.R30x)
+	if err != nil {
 		return err
 	}
 	dev.OnClose(closeSrc)
-	if srcErr != nil {
-		return srcErr
-	}
 	model := ro.Model
 	if model == "R30x" {
 		model = "R307"
 		ro.Model = model
 	}
-	so := &r30xsim.Options{Model: model, Baud: baud, Address: ro.Address, Password: ro.Password, Seed: o.uint64("seed", 1),
+	so := &r30xsim.Options{Model: model, Baud: baud, Address: ro.Address, Password: ro.Password, Seed: seed,
 		Logger: env.Logger.Named(cfg.Name + "-sim")}
 	if src != nil {
 		so.Source = src
@@ -245,17 +245,17 @@ func openSimGT521(_ context.Context, cfg config.Device, env *Env, dev *Device) e
 	o := &options{cfg: cfg}
 	baud := baudOf(cfg)
 	gopts := gt521Options(o, baud)
-	src, closeSrc, srcErr := fingerSource(o, synth.Optical)
 	faults := o.str("faults", "")
+	seed := o.uint64("seed", 1)
 	if err := o.err(); err != nil {
-		closeSrc()
+		return err
+	}
+	src, closeSrc, err := fingerSource(o, synth.Optical)
+	if err != nil {
 		return err
 	}
 	dev.OnClose(closeSrc)
-	if srcErr != nil {
-		return srcErr
-	}
-	so := &gt521sim.Options{Baud: baud, Seed: o.uint64("seed", 1), Logger: env.Logger.Named(cfg.Name + "-sim")}
+	so := &gt521sim.Options{Baud: baud, Seed: seed, Logger: env.Logger.Named(cfg.Name + "-sim")}
 	if src != nil {
 		so.Source = src
 	}

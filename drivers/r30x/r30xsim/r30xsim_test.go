@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"image"
-	"image/color"
 	"sync"
 	"testing"
 	"time"
@@ -62,21 +61,30 @@ func open(t *testing.T, s *r30xsim.Sim, baud int, opts *r30x.Options) (*r30x.Dev
 	return d, port
 }
 
-// colourSource hands out an RGBA finger larger than the sensor, so the
-// simulator's conversion to 256x288 at 4 bits is exercised.
-type colourSource struct{ n uint64 }
+// colourSource hands out RGBA fingers larger than the sensor, so the
+// simulator's conversion to 256x288 at 4 bits is exercised. They are drawn
+// before the simulator starts: drawing is slow under qemu.
+type colourSource struct {
+	imgs []image.Image
+	n    int
+}
+
+func newColourSource() *colourSource {
+	c := &colourSource{}
+	for seed := range uint64(2) {
+		g := ridges.Pattern(seed+1, 320, 360)
+		rgba := image.NewRGBA(g.Rect)
+		for i, v := range g.Pix {
+			copy(rgba.Pix[4*i:], []byte{v, v, v, 255})
+		}
+		c.imgs = append(c.imgs, rgba)
+	}
+	return c
+}
 
 func (c *colourSource) NextFinger() (image.Image, error) {
 	c.n++
-	g := ridges.Pattern(c.n, 320, 360)
-	rgba := image.NewRGBA(g.Rect)
-	for y := range 360 {
-		for x := range 320 {
-			v := g.GrayAt(x, y).Y
-			rgba.Set(x, y, color.RGBA{v, v, v, 255})
-		}
-	}
-	return rgba, nil
+	return c.imgs[c.n%len(c.imgs)], nil
 }
 
 func TestUploadBitExactOverPTY(t *testing.T) {
@@ -95,7 +103,7 @@ func TestUploadBitExactOverPTY(t *testing.T) {
 			if tt.long && testing.Short() {
 				t.Skip("a full image at this speed takes several seconds of wire time; skipped in -short")
 			}
-			s := startSim(t, &r30xsim.Options{Source: &colourSource{}})
+			s := startSim(t, &r30xsim.Options{Source: newColourSource()})
 			// Generous deadlines: this test is about bit-exactness and wire
 			// time on a machine that may be busy, the fault tests about
 			// deadlines.
