@@ -175,3 +175,24 @@ func TestFaceJPEG(t *testing.T) {
 		}
 	}
 }
+
+func TestCaptureFace(t *testing.T) {
+	for _, drv := range []string{"sim-arducam", "sim-uvc"} {
+		t.Run(drv, func(t *testing.T) {
+			cfg := writeConfig(t, "  - name: face\n    driver: "+drv+"\n")
+			out := filepath.Join(t.TempDir(), "face.jpg")
+			code, stdout, errs := runCmd("capture", "face", "-config", cfg, "-o", out)
+			if code != 0 {
+				t.Fatalf("exit %d\n%s\n%s", code, stdout, errs)
+			}
+			data, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := jpeg.DecodeConfig(bytes.NewReader(data))
+			if err != nil || !strings.Contains(stdout, "wrote "+out) || c.Width < 320 {
+				t.Errorf("face.jpg: %+v, %v; stdout %q: want a decodable JPEG reported as written", c, err, stdout)
+			}
+		})
+	}
+}
