@@ -179,6 +179,9 @@ func TestFaceJPEG(t *testing.T) {
 func TestCaptureFace(t *testing.T) {
 	for _, drv := range []string{"sim-arducam", "sim-uvc"} {
 		t.Run(drv, func(t *testing.T) {
+			if drv == "sim-uvc" && testing.Short() {
+				t.Skip("the UVC simulator renders a 1280x720 frame; slow under -race and qemu, skipped in -short")
+			}
 			cfg := writeConfig(t, "  - name: face\n    driver: "+drv+"\n")
 			out := filepath.Join(t.TempDir(), "face.jpg")
 			code, stdout, errs := runCmd("capture", "face", "-config", cfg, "-o", out)
