@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"math/rand/v2"
 
 	"github.com/bali-rbdes/kiosk/agent/fmr"
 )
@@ -166,6 +167,13 @@ func (f *Finger) Impression(k uint64) *Impression {
 	im := f.ImpressionWith(drawParams(r, f.g.sensor))
 	im.Index = k
 	return im
+}
+
+// ImpressionRand returns a fresh impression chosen by r (for simulators
+// that want a different capture every time); it is Impression(r.Uint64()),
+// so the Index of the result reproduces it.
+func (f *Finger) ImpressionRand(r *rand.Rand) *Impression {
+	return f.Impression(r.Uint64())
 }
 
 // drawParams draws impression conditions for a sensor.

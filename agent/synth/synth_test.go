@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/bali-rbdes/kiosk/agent/fmr"
@@ -254,4 +255,21 @@ func FuzzParseTruthFile(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestImpressionRandIsReproducible(t *testing.T) {
+	g, err := New(&Options{Sensor: FPC1020})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := g.FingerOf(testMaster(t, 1), 1)
+	im := f.ImpressionRand(rand.New(rand.NewPCG(1, 2)))
+	again := f.Impression(im.Index)
+	if hashImpression(im) != hashImpression(again) {
+		t.Errorf("ImpressionRand gave index %d, but Impression(%d) differs from it", im.Index, im.Index)
+	}
+	other := f.ImpressionRand(rand.New(rand.NewPCG(3, 4)))
+	if hashImpression(other) == hashImpression(im) {
+		t.Errorf("two random impressions are identical")
+	}
 }
