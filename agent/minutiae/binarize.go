@@ -1,6 +1,9 @@
 package minutiae
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 var le = binary.LittleEndian
 
@@ -9,8 +12,10 @@ const (
 	// nDirs is the number of quantised ridge orientations of the filters
 	// (5.625° apart).
 	nDirs = 32
-	// alongR is the half-length of the smoothing along the ridge.
-	alongR = 7
+	// alongR is the half-length of the smoothing along the ridge, which
+	// takes every other pixel: 8 taps over 15 pixels.
+	alongR    = 7
+	alongTaps = 2*alongR + 1
 	// acrossR is the half-length of the average across the ridge: 9 pixels,
 	// about one ridge period at 500 ppi.
 	acrossR = 4
@@ -81,7 +86,7 @@ const (
 func (e *Extractor) binarize() {
 	s := e.stride
 	t := e.tables
-	var offA [2*alongR + 1]int
+	var offA [alongTaps]int
 	var offC [2*acrossR + 1]int
 	g, al := e.gray, e.along
 	for by := 0; by < e.bh; by++ {
@@ -99,7 +104,7 @@ func (e *Extractor) binarize() {
 				p := (y+pad)*s + pad + bx*bs
 				var ev, od uint64
 				for _, o := range offA {
-					v := le.Uint64(g[p+o:])
+					v := le.Uint64(g[p+o : p+o+8])
 					ev += v & lanes8to16
 					od += v >> 8 & lanes8to16
 				}
@@ -111,8 +116,8 @@ func (e *Extractor) binarize() {
 			}
 		}
 	}
-	bits := e.bits
-	clear(bits)
+	ridge := e.bits
+	clear(ridge)
 	wpr := e.wpr
 	e.clarSum, e.clarN = 0, 0
 	for by := 0; by < e.bh; by++ {
@@ -133,8 +138,8 @@ func (e *Extractor) binarize() {
 				p := (y+pad)*s + pad + x0
 				var lo, hi uint64
 				for _, o := range offC {
-					lo += le.Uint64(al[2*p+o:])
-					hi += le.Uint64(al[2*p+8+o:])
+					lo += le.Uint64(al[2*p+o : 2*p+o+8])
+					hi += le.Uint64(al[2*p+8+o : 2*p+16+o])
 				}
 				c0, c1 := le.Uint64(al[2*p:]), le.Uint64(al[2*p+8:])
 				var r uint64
@@ -144,17 +149,12 @@ func (e *Extractor) binarize() {
 					r |= b2u64((c1>>sh&lane16)*(2*acrossR+1) < hi>>sh&lane16) << (k + 4)
 				}
 				r &= valid
-				bits[(y+1)*wpr+1+bx/8] |= r << (8 * (bx & 7))
+				ridge[(y+1)*wpr+1+bx/8] |= r << (8 * (bx & 7))
 				// Clarity: grey sums of ridge pixels and of all.
-				row := g[p : p+8]
-				for k := 0; k < x1-x0; k++ {
-					v := int32(row[k])
-					sumAll += v
-					if r>>k&1 != 0 {
-						sumR += v
-						nR++
-					}
-				}
+				v := le.Uint64(g[p:]) & byteMask[valid]
+				sumAll += hsum8(v)
+				sumR += hsum8(v & byteMask[r])
+				nR += int32(bits.OnesCount8(uint8(r)))
 			}
 			n := int32((y1 - y0) * (x1 - x0))
 			if e.dist[b] >= 2 && nR > 0 && nR < n {
@@ -167,6 +167,24 @@ func (e *Extractor) binarize() {
 			}
 		}
 	}
+}
+
+// byteMask[m] has byte k all ones where bit k of m is set.
+var byteMask = func() (t [256]uint64) {
+	for m := range t {
+		for k := range 8 {
+			if m>>k&1 != 0 {
+				t[m] |= 0xFF << (8 * k)
+			}
+		}
+	}
+	return t
+}()
+
+// hsum8 returns the sum of the 8 bytes of v.
+func hsum8(v uint64) int32 {
+	v = v&lanes8to16 + v>>8&lanes8to16         // 4 sums of 2, in 16-bit lanes
+	return int32(v * 0x0001000100010001 >> 48) // sum of the 4 lanes
 }
 
 func b2u64(b bool) uint64 {

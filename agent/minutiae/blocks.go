@@ -1,7 +1,7 @@
 package minutiae
 
 // blocks computes per 8×8 block the grey mean and standard deviation and
-// the gradient structure tensor (central differences).
+// the gradient structure tensor from central differences at every pixel.
 func (e *Extractor) blocks() {
 	s := e.stride
 	g := e.gray
@@ -10,18 +10,38 @@ func (e *Extractor) blocks() {
 		for bx := 0; bx < e.bw; bx++ {
 			x0, x1 := bx*bs, min(bx*bs+bs, e.w)
 			var sum, sq, xx, yy, xy int32
-			for y := y0; y < y1; y++ {
-				row := (y+pad)*s + pad
-				for x := x0; x < x1; x++ {
-					p := row + x
-					v := int32(g[p])
-					sum += v
-					sq += v * v
-					gx := int32(g[p+1]) - int32(g[p-1])
-					gy := int32(g[p+s]) - int32(g[p-s])
-					xx += gx * gx
-					yy += gy * gy
-					xy += gx * gy
+			if x1-x0 == bs {
+				for y := y0; y < y1; y++ {
+					p := (y+pad)*s + pad + x0
+					// Fixed-size views let the compiler drop bounds checks.
+					up := (*[bs]uint8)(g[p-s : p-s+bs])
+					mid := (*[bs + 2]uint8)(g[p-1 : p+bs+1])
+					dn := (*[bs]uint8)(g[p+s : p+s+bs])
+					for k := 0; k < bs; k++ {
+						v := int32(mid[k+1])
+						sum += v
+						sq += v * v
+						gx := int32(mid[k+2]) - int32(mid[k])
+						gy := int32(dn[k]) - int32(up[k])
+						xx += gx * gx
+						yy += gy * gy
+						xy += gx * gy
+					}
+				}
+			} else {
+				for y := y0; y < y1; y++ {
+					row := (y+pad)*s + pad
+					for x := x0; x < x1; x++ {
+						p := row + x
+						v := int32(g[p])
+						sum += v
+						sq += v * v
+						gx := int32(g[p+1]) - int32(g[p-1])
+						gy := int32(g[p+s]) - int32(g[p-s])
+						xx += gx * gx
+						yy += gy * gy
+						xy += gx * gy
+					}
 				}
 			}
 			n := int32((y1 - y0) * (x1 - x0))
@@ -37,7 +57,7 @@ func (e *Extractor) blocks() {
 }
 
 // Segmentation constants.
-const (
+var (
 	// minEnergy is the least mean squared gradient of a foreground block,
 	// whatever the rest of the image.
 	minEnergy = 60

@@ -1,6 +1,9 @@
 package minutiae
 
-import "slices"
+import (
+	"math/bits"
+	"slices"
+)
 
 // Detection and filtering constants, in working pixels (500 ppi; the ridge
 // period is about 9 pixels).
@@ -130,16 +133,18 @@ func (e *Extractor) detect() {
 	o := e.neighbourOffsets()
 	t := e.tables
 	e.cands = e.cands[:0]
+	wpr := e.wpr
 	for y := 0; y < e.h; y++ {
 		row := (y+pad)*s + pad
-		for x := 0; x < e.w; x++ {
-			p := row + x
-			if bin[p] == 0 {
-				continue
-			}
-			c := code(bin, p, &o)
-			if cn := t.cn[c]; cn == 1 || cn >= 3 {
-				e.cands = append(e.cands, candidate{p: int32(p), x: int16(x), y: int16(y), bif: cn != 1, keep: true})
+		words := e.bits[(y+1)*wpr+1 : (y+2)*wpr-1]
+		for j, v := range words {
+			for ; v != 0; v &= v - 1 {
+				x := 64*j + bits.TrailingZeros64(v)
+				p := row + x
+				c := code(bin, p, &o)
+				if cn := t.cn[c]; cn == 1 || cn >= 3 {
+					e.cands = append(e.cands, candidate{p: int32(p), x: int16(x), y: int16(y), bif: cn != 1, keep: true})
+				}
 			}
 		}
 	}
@@ -158,13 +163,8 @@ func (e *Extractor) detect() {
 		}
 	}
 	e.removeClusters()
-	if debugHook != nil {
-		debugHook(e)
-	}
 	e.keepBest()
 }
-
-var debugHook func(*Extractor)
 
 // trace follows each ridge leaving candidate i.
 func (e *Extractor) trace(i int, o *[8]int) {
@@ -237,13 +237,6 @@ func (e *Extractor) follow(start, first int, o *[8]int) arm {
 		r.dx, r.dy = int16(cur%s-sx), int16(cur/s-sy)
 	}
 	return r
-}
-
-func abs(v int) int {
-	if v < 0 {
-		return -v
-	}
-	return v
 }
 
 // findCandidate finds the candidate at pixel p (candidates are sorted by
@@ -366,12 +359,13 @@ func (e *Extractor) rawDir(c *candidate) int {
 	return atan2(int64(r.dy), int64(-r.dx)) // reversed vector, y up
 }
 
-// direction sets the minutia direction in ISO terms. For an ending, the
-// direction the ridge points to at its end (outward). For a bifurcation,
-// the direction of the valley ending between the branches, pointing
-// outward: from the fork towards the single ridge (trunk). Both are then
-// aligned with the smoothed orientation field, which is steadier than a
-// short trace.
+// direction sets the minutia direction as ISO/IEC 19794-2 and MINEX
+// extractors give it: for an ending, from the end along the ridge it ends
+// (into the ridge); for a bifurcation, from the fork into the valley
+// between the two branches (away from the single ridge). The traced
+// direction is aligned with the smoothed orientation field, which is
+// steadier than a short trace, where the field is certain and agrees.
+// (TestMINEX checks the convention against the MINEX reference templates.)
 func (e *Extractor) direction(c *candidate) {
 	var traced int
 	if !c.bif {
@@ -399,7 +393,7 @@ func (e *Extractor) direction(c *candidate) {
 	// Blend: the field where it is certain and agrees with the trace.
 	diff := angleDiff(field, traced)
 	if diff > turn/8 {
-		c.dir = traced & (turn - 1)
+		c.dir = (traced + halfTurn) & (turn - 1)
 		return
 	}
 	w := int(e.coh[b]) // 0-255 weight of the field
@@ -407,7 +401,7 @@ func (e *Extractor) direction(c *candidate) {
 	if delta > halfTurn {
 		delta -= turn
 	}
-	c.dir = (traced + delta*w/255) & (turn - 1)
+	c.dir = (traced + delta*w/255 + halfTurn) & (turn - 1)
 }
 
 // minutiaQuality rates a minutia 0-100 from the orientation certainty and
@@ -418,7 +412,7 @@ func (e *Extractor) minutiaQuality(c *candidate) {
 	std := int(e.bstd[b])     // grey standard deviation
 	dist := int(e.dist[b])    // blocks to background
 	q := coh * 100 / 255      // certainty
-	q = q * min(std, 40) / 40 // contrast
+	q = q * min(std, 24) / 24 // contrast
 	q = q * min(dist, 4) / 4  // border
 	arms := 0
 	for a := 0; a < int(c.narms); a++ {

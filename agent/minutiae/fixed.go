@@ -60,16 +60,6 @@ func angleDiff(a, b int) int {
 	return d
 }
 
-// orientDiff returns the absolute difference of two undirected orientations
-// in [0, halfTurn) as a value in [0, turn/4].
-func orientDiff(a, b int) int {
-	d := (a - b) & (halfTurn - 1)
-	if d > halfTurn/2 {
-		d = halfTurn - d
-	}
-	return d
-}
-
 // isqrt returns floor(sqrt(v)) for v >= 0, by integer Newton iteration.
 func isqrt(v int64) int64 {
 	if v <= 0 {

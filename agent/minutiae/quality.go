@@ -15,8 +15,8 @@ type QualityMeasures struct {
 	// each block are apart, relative to their spread.
 	Clarity int
 	// Frequency is the share of the foreground whose ridge period is
-	// plausible (5-15 pixels at 500 ppi) and close to its neighbours'
-	// (as NFIQ 2's FDA and RVU).
+	// plausible (6-13 pixels at 500 ppi) and within 12.5% of the mean of
+	// its neighbours' (in the spirit of NFIQ 2's FDA and RVU).
 	Frequency int
 	// Minutiae is the number of minutiae returned.
 	Minutiae int
@@ -77,7 +77,7 @@ func (e *Extractor) clarity() int {
 // frequency measures the ridge period from the skeleton: in each inner
 // foreground block's 3×3 neighbourhood (24×24 pixels) the skeleton length
 // gives the period (area / length). It returns the share of blocks whose
-// period is plausible and within 25% of the median of their neighbours.
+// period is plausible and within 12.5% of the mean of their neighbours'.
 func (e *Extractor) frequency() int {
 	bw, bh := e.bw, e.bh
 	nb := bw * bh
@@ -126,7 +126,7 @@ func (e *Extractor) frequency() int {
 				continue
 			}
 			total++
-			if p < 5*16 || p > 15*16 {
+			if p < 6*16 || p > 13*16 {
 				continue
 			}
 			// Mean of the known neighbours.
@@ -143,7 +143,7 @@ func (e *Extractor) frequency() int {
 				continue
 			}
 			mean := sum / n
-			if 4*abs32(p-mean) <= mean {
+			if 8*abs32(p-mean) <= mean {
 				good++
 			}
 		}
@@ -161,7 +161,21 @@ func abs32(v int32) int32 {
 	return v
 }
 
-// score combines the measures into the 0-100 image quality.
+// score combines the measures into the 0-100 image quality: the useful
+// minutiae gate the score, the image measures grade it.
+//
+//	Q = 100 · r(ΣMinutiaQuality/100, 2, 30)
+//	        · (0.45·r(Clarity, 40, 90) + 0.25·r(Certainty, 15, 80)
+//	           + 0.15·r(Area, 40, 150) + 0.15·r(Frequency, 20, 90))
+//
+// where r(v, lo, hi) ramps linearly from 0 at lo to 1 at hi, and
+// ΣMinutiaQuality/100 is the "effective" number of minutiae (Minutiae ×
+// MinutiaQuality / 100). The anchors and weights were chosen on FVC2002
+// (DB1-DB4): there the rank correlation between the lower quality of a
+// genuine pair and its comparison score is 0.4-0.6 per database with
+// bozorth3 and 0.2-0.5 with agent/matcher, higher than any single measure
+// gives except the effective minutia count alone, which ignores the image.
+// Integer arithmetic only, so the score is identical on every platform.
 func score(m *QualityMeasures) int {
 	// Each factor in 0..1000.
 	ramp := func(v, lo, hi int) int {
@@ -173,11 +187,8 @@ func score(m *QualityMeasures) int {
 		}
 		return (v - lo) * 1000 / (hi - lo)
 	}
-	f := ramp(m.Area, 30, 150)
-	f = f * ramp(m.Certainty, 20, 70) / 1000
-	f = f * ramp(m.Clarity, 20, 80) / 1000
-	f = f * ramp(m.Frequency, 20, 80) / 1000
-	f = f * ramp(m.Minutiae, 5, 25) / 1000
-	f = f * ramp(m.MinutiaQuality, 10, 60) / 1000
-	return (f + 5) / 10
+	eff := ramp(m.Minutiae*m.MinutiaQuality, 200, 1500)
+	img := (45*ramp(m.Clarity, 40, 90) + 25*ramp(m.Certainty, 15, 80) +
+		15*ramp(m.Area, 40, 150) + 15*ramp(m.Frequency, 20, 90)) / 100
+	return (eff*img/1000 + 5) / 10
 }
