@@ -140,7 +140,7 @@ func (im *Impression) Record() (*fmr.Record, error) {
 	ppcm := fmr.PPIToPPCM(im.PPI)
 	return &fmr.Record{
 		Format:    fmr.ISO,
-		Equipment: im.Sensor.model().equipment,
+		Equipment: 0, // no certification, no registered device type
 		Width:     uint16(im.Width),
 		Height:    uint16(im.Height),
 		ResX:      ppcm,

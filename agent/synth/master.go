@@ -182,8 +182,6 @@ const refinePasses = 3
 // noKernel marks pixels outside the grown region.
 const noKernel = 0xFFFF
 
-var debugGrow func(iter, moved, active int)
-
 // iterate runs Gabor passes over a w x h field: each pixel with a kernel
 // index becomes its filtered neighbourhood times a saturating gain, clamped
 // to [-1, 1]. Work is done only on 8 x 8 blocks whose neighbourhood changed
@@ -269,9 +267,6 @@ func iterate(b *kernelBank, w, h int, idx []uint16, field []float32, maxIter, st
 			}
 		}
 		cur, next = next, cur
-		if debugGrow != nil {
-			debugGrow(iter, flips, 0)
-		}
 		if iter >= 6 && flips < stopFlips {
 			break
 		}

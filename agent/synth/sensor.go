@@ -34,7 +34,6 @@ type sensorModel struct {
 	ridge         float64 // grey level of a ridge in full contact
 	noise         float64 // pixel noise standard deviation, grey levels
 	blur          bool    // a 3x3 blur for the optics
-	equipment     uint16  // ISO capture equipment id written in records
 	contactScale  float64 // size of the contact area relative to the fingertip
 	displacement  float64 // standard deviation of the finger's offset, pixels
 	stain         float64 // strength of background stains (latent residue)

@@ -147,7 +147,6 @@ const (
 // returns where it stopped, how many steps it took, and whether it stopped
 // at another minutia (a pixel whose crossing number is not 2).
 func trace(s []uint8, w, h, x, y, fx, fy, n int, avoid []int) (ex, ey, steps int, hit bool) {
-	px, py := x, y
 	cx, cy := fx, fy
 	visited := append(make([]int, 0, n+8), y*w+x)
 	visited = append(visited, avoid...)
@@ -173,9 +172,8 @@ func trace(s []uint8, w, h, x, y, fx, fy, n int, avoid []int) (ex, ey, steps int
 		if nx < 0 {
 			return cx, cy, steps, false
 		}
-		px, py, cx, cy = cx, cy, nx, ny
+		cx, cy = nx, ny
 	}
-	_, _ = px, py
 	return cx, cy, steps, false
 }
 
