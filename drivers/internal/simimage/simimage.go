@@ -70,6 +70,18 @@ func YUYV(img image.Image) []byte {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
 	out := make([]byte, 0, w*h*2)
+	if rgba, ok := img.(*image.RGBA); ok {
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			row := rgba.Pix[rgba.PixOffset(b.Min.X, y):]
+			for x := 0; x+1 < w; x += 2 {
+				p := row[4*x : 4*x+8 : 4*x+8]
+				y0, u0, v0 := color.RGBToYCbCr(p[0], p[1], p[2])
+				y1, u1, v1 := color.RGBToYCbCr(p[4], p[5], p[6])
+				out = append(out, y0, uint8((int(u0)+int(u1)+1)/2), y1, uint8((int(v0)+int(v1)+1)/2))
+			}
+		}
+		return out
+	}
 	for y := b.Min.Y; y < b.Max.Y; y++ {
 		for x := b.Min.X; x+1 < b.Max.X; x += 2 {
 			y0, u0, v0 := ycc(img.At(x, y))

@@ -60,6 +60,15 @@ func TestCoverKeepsCentre(t *testing.T) {
 	}
 }
 
+func TestYUYVFastPathMatches(t *testing.T) {
+	img := Cover(Portrait(), 64, 48)
+	// The same pixels behind a non-RGBA type take the generic path.
+	generic := YUYV(struct{ image.Image }{img})
+	if fast := YUYV(img); string(fast) != string(generic) {
+		t.Error("YUYV of *image.RGBA differs from the generic path")
+	}
+}
+
 func TestYUYV(t *testing.T) {
 	img := image.NewRGBA(image.Rect(0, 0, 2, 1))
 	img.Set(0, 0, color.White)
