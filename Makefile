@@ -210,6 +210,28 @@ bench-synth: ## Benchmark master and impression generation on one core (reports 
 fuzz-synth: ## Fuzz the synthetic ground-truth file parser for FUZZTIME (default 30s)
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTruthFile$$' -fuzztime $${FUZZTIME:-30s} ./agent/synth/
 
+##@ Fingerprint extraction (minutiae pipeline, image decoding)
+
+MINUTIAE_FUZZTIME ?= 5m
+
+.PHONY: bench-minutiae fuzz-minutiae extract-time
+
+bench-minutiae: ## Minutiae pipeline benchmarks, whole and per stage (-benchmem, one core, BENCH_COUNT runs, default 5)
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 -count $${BENCH_COUNT:-5} ./agent/minutiae
+
+fuzz-minutiae: ## Fuzz extraction and PGM/PNG/TIFF decoding, MINUTIAE_FUZZTIME each (default 5m)
+	$(GO) test -run '^$$' -fuzz '^FuzzExtract$$' -fuzztime $(MINUTIAE_FUZZTIME) ./agent/minutiae
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(MINUTIAE_FUZZTIME) ./agent/fingerimage
+
+extract-time: ## GOMAXPROCS=1 kioskctl extract over the 80 FVC2002 DB1 images: median and mean ms per image
+	@test -d "$(KIOSK_TESTDATA)/fvc2002/DB1_B" || { echo "extract-time: no FVC2002 under $(KIOSK_TESTDATA) (set KIOSK_TESTDATA)" >&2; exit 1; }
+	@mkdir -p .bin && $(GO) build -o .bin/kioskctl ./cmd/kioskctl
+	@out=$$(mktemp -d); trap 'rm -rf "$$out"' EXIT; \
+	GOMAXPROCS=1 .bin/kioskctl extract -v -o "$$out" "$(KIOSK_TESTDATA)"/fvc2002/DB1_B/*.tif | \
+	awk '{for (i = 1; i < NF; i++) if ($$i == "extract") print $$(i+1)}' | sort -n | \
+	awk '{v[NR] = $$1; s += $$1} END {m = (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2; \
+	printf "kioskctl extract, GOMAXPROCS=1, %d FVC2002 DB1 images: median %.2f ms, mean %.2f ms per image (extraction; decoding and writing excluded)\n", NR, m, s / NR}'
+
 ##@ Misc
 
 .PHONY: clean
