@@ -133,8 +133,9 @@ func spiHz(cfg config.Device) physic.Frequency {
 	return physic.Frequency(cfg.SPIHz) * physic.Hertz
 }
 
-func level(active bool) string {
-	if active {
+// activeLevel names the level that means "active".
+func activeLevel(activeLow bool) string {
+	if activeLow {
 		return "low"
 	}
 	return "high"
@@ -512,7 +513,7 @@ func attachPresence(dev *Device, pin gpio.PinIn, po *presence.Options) error {
 	dev.Dev = s
 	dev.Info = Info{
 		Model: gpioModel(dev, "presence sensor"), Firmware: "none", Serial: "none",
-		Link:   fmt.Sprintf("GPIO %s, present when %s", pin, level(!po.ActiveLow)),
+		Link:   fmt.Sprintf("GPIO %s, present when %s", pin, activeLevel(po.ActiveLow)),
 		Params: []Param{{"present now", strconv.FormatBool(s.Present())}},
 	}
 	return nil
@@ -566,7 +567,7 @@ func attachLED(dev *Device, pins [3]gpio.PinOut, lo *statusled.Options) error {
 	}
 	dev.Info = Info{
 		Model: gpioModel(dev, "tri-colour status LED"), Firmware: "none", Serial: "none",
-		Link:   led.String() + ", lit when " + level(lo.ActiveLow),
+		Link:   led.String() + ", lit when " + activeLevel(lo.ActiveLow),
 		Params: []Param{{"dies", strings.Join(wired, ", ")}},
 	}
 	return nil
@@ -603,7 +604,7 @@ func attachIllumination(dev *Device, pin gpio.PinOut, io *illumination.Options) 
 	dev.OnClose(l.Off)
 	dev.Info = Info{
 		Model: gpioModel(dev, "face illumination LED"), Firmware: "none", Serial: "none",
-		Link: fmt.Sprintf("GPIO %s, lit when %s", pin, level(io.ActiveLow)),
+		Link: fmt.Sprintf("GPIO %s, lit when %s", pin, activeLevel(io.ActiveLow)),
 	}
 	return nil
 }
@@ -635,7 +636,7 @@ func attachTamper(dev *Device, pin gpio.PinIn, to *tamper.Options) error {
 	dev.Dev = sw
 	dev.Info = Info{
 		Model: gpioModel(dev, "tamper switch"), Firmware: "none", Serial: "none",
-		Link:   fmt.Sprintf("GPIO %s, open when %s", pin, level(!to.ActiveLow)),
+		Link:   fmt.Sprintf("GPIO %s, open when %s", pin, activeLevel(to.ActiveLow)),
 		Params: []Param{{"open now", strconv.FormatBool(sw.Open())}, {"tampered", strconv.FormatBool(sw.Tampered())}},
 	}
 	return nil

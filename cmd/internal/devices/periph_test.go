@@ -41,11 +41,15 @@ func TestOpenPeriphSimulators(t *testing.T) {
 		{config.Device{Name: "light", Driver: "sim-illumination"}, "face illumination LED (simulated)", config.RoleIllumination, ""},
 		{config.Device{Name: "case", Driver: "sim-tamper"}, "tamper switch (simulated)", config.RoleTamper, "tampered=false"},
 	}
+	links := map[string]string{"sim-presence": "present when high", "sim-tamper": "open when high", "sim-led": "lit when high", "sim-illumination": "lit when high"}
 	for _, tt := range tests {
 		t.Run(tt.cfg.Driver, func(t *testing.T) {
 			dev := mustOpen(t, tt.cfg)
 			if dev.Info.Model != tt.model || dev.Role != tt.role || !dev.Simulated {
 				t.Errorf("Open = model %q role %s simulated %v, want %q %s true", dev.Info.Model, dev.Role, dev.Simulated, tt.model, tt.role)
+			}
+			if want, ok := links[tt.cfg.Driver]; ok && !strings.Contains(dev.Info.Link, want) {
+				t.Errorf("Info.Link = %q, want it to say %q", dev.Info.Link, want)
 			}
 			if tt.param != "" {
 				name, want, _ := strings.Cut(tt.param, "=")
