@@ -198,7 +198,7 @@ func (d *Dev) open() error {
 			}
 		}
 		if len(speeds) > 1 && canSwitch && errors.Is(first, ErrTimeout) {
-			return fmt.Errorf("gt521: sensor did not answer Open as device %d at %s baud (check wiring and baud rate): %w", o.DeviceID, joinInts(speeds), first)
+			return linkErrorf(ErrTimeout, "gt521: sensor did not answer Open as device %d at %s baud (check wiring and baud rate)", o.DeviceID, joinInts(speeds))
 		}
 		return first
 	}
@@ -232,10 +232,7 @@ func joinInts(v []int) string {
 // openInfo sends Open with the info request and reads the info packet.
 func (d *Dev) openInfo() error {
 	if _, err := d.command("Open", CmdOpen, 1); err != nil {
-		if errors.Is(err, ErrTimeout) {
-			return fmt.Errorf("gt521: sensor did not answer Open as device %d at %d baud (check wiring and baud rate): %w", d.opts.DeviceID, d.baud, err)
-		}
-		return fmt.Errorf("gt521: Open as device %d at %d baud: %w", d.opts.DeviceID, d.baud, err)
+		return err // already names Open, the device, the speed and what to check
 	}
 	data, err := d.readData("Open", InfoLen)
 	if err != nil {

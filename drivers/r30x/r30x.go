@@ -180,7 +180,7 @@ func (d *Dev) open() error {
 				if err3 := d.switchHost(bs, o.Baud); err3 != nil {
 					return err3
 				}
-				return fmt.Errorf("r30x: sensor did not answer handshake on address 0x%08X at %d or %d baud (check wiring and baud rate): %w", o.Address, o.Baud, o.LinkBaud, err)
+				return linkErrorf(ErrTimeout, "r30x: sensor did not answer handshake on address 0x%08X at %d or %d baud (check wiring and baud rate)", o.Address, o.Baud, o.LinkBaud)
 			}
 		}
 	}
@@ -214,14 +214,11 @@ func (d *Dev) handshake() error {
 	d.dirty, d.aborted, d.buf = false, false, d.buf[:0]
 	var pw [4]byte
 	pw[0], pw[1], pw[2], pw[3] = byte(d.opts.Password>>24), byte(d.opts.Password>>16), byte(d.opts.Password>>8), byte(d.opts.Password)
-	if _, err := d.transact("VfyPwd", cmdVfyPwd, pw[:], 0); err != nil {
-		switch {
-		case errors.Is(err, ErrWrongPassword):
+	if _, err := d.transact("handshake (VfyPwd)", cmdVfyPwd, pw[:], 0); err != nil {
+		if errors.Is(err, ErrWrongPassword) {
 			return fmt.Errorf("r30x: sensor on address 0x%08X rejected the password (set the password option to the module's): %w", d.opts.Address, err)
-		case errors.Is(err, ErrTimeout):
-			return fmt.Errorf("r30x: sensor did not answer handshake on address 0x%08X at %d baud (check wiring and baud rate): %w", d.opts.Address, d.baud, err)
 		}
-		return fmt.Errorf("r30x: handshake on address 0x%08X at %d baud: %w", d.opts.Address, d.baud, err)
+		return err // a link error, already saying what to check
 	}
 	return d.readParams()
 }

@@ -90,6 +90,10 @@ type Device struct {
 	// Dev is the driver instance (e.g. *r30x.Dev); roles without a field
 	// above are reached through it with a type assertion.
 	Dev any
+	// Sim is the simulator behind a simulated device (e.g. *r30xsim.Sim),
+	// so tests and demos can inject faults or lift the finger; nil for
+	// real hardware.
+	Sim any
 
 	closers []func() error
 }

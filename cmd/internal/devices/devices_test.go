@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/bali-rbdes/kiosk/agent/config"
+	"github.com/bali-rbdes/kiosk/drivers/gt521"
+	"github.com/bali-rbdes/kiosk/drivers/gt521/gt521sim"
 	"github.com/bali-rbdes/kiosk/drivers/r30x"
 	"github.com/bali-rbdes/kiosk/drivers/serialport"
 	"github.com/creack/pty"
@@ -194,4 +196,18 @@ func TestUnavailableDriver(t *testing.T) {
 		return
 	}
 	t.Skip("every configured driver has an opener in this build")
+}
+
+func TestGT521RecoversAfterPowerLoss(t *testing.T) {
+	dev := mustOpen(t, config.Device{Name: "fp", Driver: "sim-gt521",
+		Options: map[string]string{"link_baud": "115200", "fingers": "pattern", "timeout": "500ms"}})
+	// The power loss hits the next reply; the adapter finds the module
+	// again at 9600 baud, raises the link and retries.
+	dev.Sim.(*gt521sim.Sim).Inject(gt521sim.PowerLoss)
+	if err := dev.Finger.WaitFinger(context.Background()); err != nil {
+		t.Fatalf("WaitFinger across a power loss: %v", err)
+	}
+	if d := dev.Dev.(*gt521.Dev); d.Baud() != 115200 {
+		t.Errorf("after recovery: %d baud, want 115200", d.Baud())
+	}
 }

@@ -2,6 +2,7 @@ package devices
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"strconv"
@@ -111,6 +112,7 @@ func openSimR30x(_ context.Context, cfg config.Device, env *Env, dev *Device) er
 		return err
 	}
 	dev.OnClose(sim.Close)
+	dev.Sim = sim
 	fs, err := parseFaults(faults)
 	if err != nil {
 		return err
@@ -264,6 +266,7 @@ func openSimGT521(_ context.Context, cfg config.Device, env *Env, dev *Device) e
 		return err
 	}
 	dev.OnClose(sim.Close)
+	dev.Sim = sim
 	fs, err := parseFaults(faults)
 	if err != nil {
 		return err
@@ -320,18 +323,39 @@ func attachGT521(dev *Device, port *serialport.Port, where string, o *gt521.Opti
 	return nil
 }
 
-// gt521Finger adapts a GT-521 to FingerSensor.
+// gt521Finger adapts a GT-521 to FingerSensor. The module restarts at
+// 9600 baud when it loses power or is unplugged, so after a link error the
+// adapter finds it again (Reopen) and retries once.
 type gt521Finger struct{ d *gt521.Dev }
 
-func (f gt521Finger) WaitFinger(ctx context.Context) error { return f.d.WaitFinger(ctx) }
+func (f gt521Finger) WaitFinger(ctx context.Context) error {
+	return f.retry(func() error { return f.d.WaitFinger(ctx) })
+}
 
 func (f gt521Finger) CaptureImage(ctx context.Context) (image.Image, error) {
-	if err := f.d.WaitFinger(ctx); err != nil {
-		return nil, err
+	var img image.Image
+	err := f.retry(func() error {
+		if err := f.d.WaitFinger(ctx); err != nil {
+			return err
+		}
+		defer f.d.CmosLed(false)
+		if err := f.d.Capture(true); err != nil {
+			return err
+		}
+		var err error
+		img, err = f.d.GetImage()
+		return err
+	})
+	return img, err
+}
+
+func (f gt521Finger) retry(op func() error) error {
+	err := op()
+	if err == nil || !errors.Is(err, gt521.ErrLink) {
+		return err
 	}
-	defer f.d.CmosLed(false)
-	if err := f.d.Capture(true); err != nil {
-		return nil, err
+	if rerr := f.d.Reopen(); rerr != nil {
+		return fmt.Errorf("%w (and finding the module again failed: %v)", err, rerr)
 	}
-	return f.d.GetImage()
+	return op()
 }
