@@ -227,7 +227,7 @@ test-periph: ## SPI/I2C/GPIO/video drivers, their simulators and device openers,
 fuzz-periph: ## Fuzz FPC1020 image reads, ArduCAM FIFO/JPEG framing, register tables, UVC MJPEG/YUYV decoding, PERIPH_FUZZTIME each (default 5m)
 	@# A run that ends in "context deadline exceeded" without writing a failing input is
 	@# Go's fuzz-coordinator race (go.dev/issue/75804, fixed in Go 1.27): reported, not fatal.
-	@for spec in $(PERIPH_FUZZ); do pkg=$${spec%%:*}; fn=$${spec#*:}; dir=$$pkg/testdata/fuzz/$$fn; \
+	@mkdir -p .bin; for spec in $(PERIPH_FUZZ); do pkg=$${spec%%:*}; fn=$${spec#*:}; dir=$$pkg/testdata/fuzz/$$fn; \
 		before=$$(ls $$dir 2>/dev/null | wc -l); echo "== $$pkg $$fn"; \
 		if ! $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(PERIPH_FUZZTIME) ./$$pkg/ > .bin/fuzz-$$fn.log 2>&1; then \
 			after=$$(ls $$dir 2>/dev/null | wc -l); tail -5 .bin/fuzz-$$fn.log; \
