@@ -95,7 +95,9 @@ func TestImagesOverPTY(t *testing.T) {
 
 func TestFaultsOverPTY(t *testing.T) {
 	const timeout = 800 * time.Millisecond
-	s := startSim(t, &gt521sim.Options{SlowDelay: timeout + 200*time.Millisecond, Outage: 600 * time.Millisecond})
+	// The slow reply comes well past the deadline but within the one
+	// Timeout the resynchronisation waits for late replies.
+	s := startSim(t, &gt521sim.Options{SlowDelay: timeout + 500*time.Millisecond, Outage: 600 * time.Millisecond})
 	d := open(t, s, &gt521.Options{LinkBaud: 115200, Timeout: timeout})
 	ctx := context.Background()
 	if err := d.CmosLed(true); err != nil {
