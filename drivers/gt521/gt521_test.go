@@ -294,3 +294,33 @@ func TestOptionsValidation(t *testing.T) {
 		}
 	}
 }
+
+func TestReopenAfterPowerLoss(t *testing.T) {
+	pb := &uarttest.Playback{Ops: ops(openOps(), []uarttest.Op{
+		{W: cmd(CmdChangeBaudRate, 115200), R: ack(0)},
+		{Baud: 115200},
+		{W: cmd(CmdOpen, 0), R: ack(0)},
+		// The module loses power: silent at 115200 ...
+		{W: cmd(CmdIsPressFinger, 0)},
+		// ... so Reopen drops input, tries 115200, then 9600, and raises again.
+		{Flush: true},
+		{W: cmd(CmdOpen, 1)},
+		{Baud: 9600},
+	}, openOps(), []uarttest.Op{
+		{W: cmd(CmdChangeBaudRate, 115200), R: ack(0)},
+		{Baud: 115200},
+		{W: cmd(CmdOpen, 0), R: ack(0)},
+		{W: cmd(CmdIsPressFinger, 0), R: ack(0)},
+	})}
+	d := newDev(t, pb, &Options{LinkBaud: 115200})
+	if _, err := d.IsPressFinger(); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("IsPressFinger after power loss = %v, want ErrTimeout", err)
+	}
+	if err := d.Reopen(); err != nil {
+		t.Fatalf("Reopen: %v", err)
+	}
+	if on, err := d.IsPressFinger(); err != nil || !on || d.Baud() != 115200 {
+		t.Errorf("after Reopen: IsPressFinger %v, %v at %d baud; want true at 115200", on, err, d.Baud())
+	}
+	closeCheck(t, pb)
+}
