@@ -226,3 +226,16 @@ func FuzzParseRegs(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkFrameJPEG is the scan of one 800x600 frame's FIFO dump, done on
+// every capture.
+func BenchmarkFrameJPEG(b *testing.B) {
+	fifo := fifoOf(testJPEG(b, 800, 600))
+	b.SetBytes(int64(len(fifo)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := FrameJPEG(fifo); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

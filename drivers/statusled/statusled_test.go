@@ -191,3 +191,23 @@ func TestParseColor(t *testing.T) {
 		t.Errorf("Color(9).String() = %q", got)
 	}
 }
+
+func TestPinFailure(t *testing.T) {
+	// The red pin accepts New's off and nothing more: the next write fails.
+	r := &pinplay.Pin{N: "GPIO17", Outs: outs(L)}
+	g := &pinplay.Pin{N: "GPIO27", Outs: outs(L, H)}
+	led, err := New(r, g, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = led.Set(Yellow)
+	if err == nil || !strings.Contains(err.Error(), "cannot drive the red pin GPIO17") {
+		t.Errorf("Set(yellow) with a failing red pin = %v", err)
+	}
+	if err := g.Close(); err != nil {
+		t.Error(err)
+	}
+	if _, err := New(&pinplay.Pin{N: "GPIO5"}, nil, nil, nil); err == nil {
+		t.Error("New with a pin that refuses writes = nil error")
+	}
+}
