@@ -103,8 +103,7 @@ func (p *Pipeline) Assess(img image.Image) Assessment {
 	}
 	var g *gray
 	g, sc.gray = toGray(img, sc.gray)
-	var dets []Detection
-	dets, sc.raw, sc.offsets = p.cascade.detect(g, p.scanParams(), sc.raw, sc.offsets)
+	dets := p.cascade.detect(g, p.scanParams(), &sc.detect)
 	if len(dets) == 0 {
 		a.Reasons = []Reason{ReasonNoFace}
 		return a

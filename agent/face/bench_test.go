@@ -36,12 +36,9 @@ func benchCPU(b *testing.B, f func()) {
 func BenchmarkDetect(b *testing.B) {
 	p := newPipeline(b, nil)
 	g, _ := toGray(kioskFrame(b), nil)
-	var raw []Detection
-	var offs []int32
+	var ds detectScratch
 	benchCPU(b, func() {
-		var faces []Detection
-		faces, raw, offs = p.cascade.detect(g, p.scanParams(), raw, offs)
-		if len(faces) != 1 {
+		if faces := p.cascade.detect(g, p.scanParams(), &ds); len(faces) != 1 {
 			b.Fatalf("%d faces", len(faces))
 		}
 	})
@@ -52,10 +49,9 @@ func BenchmarkDetect(b *testing.B) {
 func BenchmarkDetectMin60(b *testing.B) {
 	p := newPipeline(b, &Options{MinFaceSize: 60})
 	g, _ := toGray(kioskFrame(b), nil)
-	var raw []Detection
-	var offs []int32
+	var ds detectScratch
 	benchCPU(b, func() {
-		_, raw, offs = p.cascade.detect(g, p.scanParams(), raw, offs)
+		p.cascade.detect(g, p.scanParams(), &ds)
 	})
 }
 
@@ -89,7 +85,7 @@ func BenchmarkAssessEmpty(b *testing.B) {
 func BenchmarkEyes(b *testing.B) {
 	p := newPipeline(b, nil)
 	g, _ := toGray(kioskFrame(b), nil)
-	faces, _, _ := p.cascade.detect(g, p.scanParams(), nil, nil)
+	faces := p.cascade.detect(g, p.scanParams(), &detectScratch{})
 	var sc eyeScratch
 	benchCPU(b, func() {
 		findEyes(g, p.eyes, faces[0], &sc)

@@ -105,17 +105,19 @@ func (c *Cascade) Trees() int { return c.trees }
 // depend only on the size and the stride and are computed once per scale,
 // lazily, as windows reach deeper trees.
 type offsets struct {
+	cascade      *Cascade
 	size, stride int
 	built        int     // trees whose offsets are filled in
 	off          []int32 // per tree, 2^depth pairs (pair 0 unused)
 }
 
-func (c *Cascade) newOffsets(size, stride int, buf []int32) *offsets {
+// reset makes o the (empty) table of windows of size in frames of stride.
+func (o *offsets) reset(c *Cascade, size, stride int) {
 	n := c.trees * 2 << c.depth
-	if cap(buf) < n {
-		buf = make([]int32, n)
+	if cap(o.off) < n {
+		o.off = make([]int32, n)
 	}
-	return &offsets{size: size, stride: stride, off: buf[:n]}
+	*o = offsets{cascade: c, size: size, stride: stride, off: o.off[:n]}
 }
 
 // build fills in the offsets of trees up to and including t.

@@ -22,30 +22,44 @@ type scanParams struct {
 	overlap          float64 // clustering threshold on pico's overlap
 }
 
+// detectScratch keeps a scan's buffers between frames: the raw detections
+// and, per scale, the cascade's pixel-offset table, which stays valid while
+// the frame size and options do not change (a camera stream).
+type detectScratch struct {
+	raw    []Detection
+	tables []*offsets
+}
+
 // detect scans g at every scale from minSize to maxSize, clusters the raw
 // detections, and returns the clusters scoring at least minScore, largest
 // first. This is pico's find_objects plus cluster_detections.
-func (c *Cascade) detect(g *gray, p scanParams, raw []Detection, buf []int32) (faces, rawOut []Detection, bufOut []int32) {
-	raw = raw[:0]
+func (c *Cascade) detect(g *gray, p scanParams, ds *detectScratch) []Detection {
+	ds.raw = ds.raw[:0]
 	maxSize := p.maxSize
 	if short := float64(min(g.w, g.h)); maxSize <= 0 || maxSize > short {
 		maxSize = short
 	}
-	for s := p.minSize; s <= maxSize; s *= p.scaleFactor {
+	i := 0
+	for s := p.minSize; s <= maxSize; s, i = s*p.scaleFactor, i+1 {
 		step := max(p.strideFactor*s, 1)
 		is := int(s)
-		o := c.newOffsets(is, g.stride, buf)
-		buf = o.off
+		if i == len(ds.tables) {
+			ds.tables = append(ds.tables, &offsets{})
+		}
+		o := ds.tables[i]
+		if o.size != is || o.stride != g.stride || o.cascade != c {
+			o.reset(c, is, g.stride)
+		}
 		for r := s/2 + 1; r <= float64(g.h)-s/2-1; r += step {
 			for col := s/2 + 1; col <= float64(g.w)-s/2-1; col += step {
 				if q, ok := c.classify(g, o, int(r), int(col)); ok {
-					raw = append(raw, Detection{X: float64(int(col)), Y: float64(int(r)), Size: float64(is), Score: float64(q)})
+					ds.raw = append(ds.raw, Detection{X: float64(int(col)), Y: float64(int(r)), Size: float64(is), Score: float64(q)})
 				}
 			}
 		}
 	}
-	clusters := cluster(raw, p.overlap)
-	faces = clusters[:0]
+	clusters := cluster(ds.raw, p.overlap)
+	faces := clusters[:0]
 	for _, d := range clusters {
 		if d.Score >= p.minScore {
 			faces = append(faces, d)
@@ -57,7 +71,7 @@ func (c *Cascade) detect(g *gray, p scanParams, raw []Detection, buf []int32) (f
 		}
 		return faces[i].Score > faces[j].Score
 	})
-	return faces, raw, buf
+	return faces
 }
 
 // overlap is pico's overlap of two square windows: intersection over

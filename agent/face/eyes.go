@@ -1,7 +1,9 @@
 package face
 
 import (
+	"cmp"
 	"math"
+	"slices"
 )
 
 // Eye is the centre of one eye in frame pixels (column X, row Y) with a
@@ -19,13 +21,12 @@ const (
 	eyeDX = 0.2
 	eyeDY = -0.1
 	// The Haar eye search covers +-eyeSearchX*s, +-eyeSearchY*s around the
-	// prior, with windows from eyeWinMin*s to eyeWinMax*s.
+	// prior with the window sizes eyeWins (times s), the likeliest first,
+	// and stops at haarEnough accepted windows.
 	eyeSearchX = 0.13
 	eyeSearchY = 0.11
-	eyeWinMin  = 0.18
-	eyeWinMax  = 0.34
-	eyeWinStep = 1.3
 	haarStride = 2 // pixels of the scaled region between windows, as OpenCV
+	haarEnough = 6
 	// The pupil locator looks at a patch eyePatchW*s by eyePatchH*s around
 	// the Haar eye centre, resampled to pupilPatchW pixels wide.
 	eyePatchW   = 0.24
@@ -42,9 +43,18 @@ type eyeScratch struct {
 	region []float64
 	haar   haarScan
 	hits   []Detection
+	order  []haarPos
 	grads  []pupilGrad
 	obj    []float64
 	blur   []float64
+}
+
+// eyeWins are the Haar window sizes tried, in units of the face size.
+var eyeWins = [...]float64{0.24, 0.18, 0.31}
+
+type haarPos struct {
+	x, y int
+	d    float64
 }
 
 type pupilGrad struct {
@@ -85,11 +95,13 @@ func findEye(g *gray, hc *HaarCascade, px, py, s float64, sc *eyeScratch) Eye {
 // how many there were; with none, it returns the prior.
 func haarEye(g *gray, hc *HaarCascade, px, py, s float64, sc *eyeScratch) (float64, float64, int) {
 	sc.hits = sc.hits[:0]
-	ww := float64(hc.w)
-	for win := eyeWinMin * s; win <= eyeWinMax*s; win *= eyeWinStep {
+	ww, wh := float64(hc.w), float64(hc.h)
+scales:
+	for _, wf := range eyeWins {
+		win := wf * s
 		k := ww / win // region pixels per frame pixel
 		// Region in frame coordinates: every window centre within the
-		// search box.
+		// search box, which is centred on the prior.
 		x0 := px - eyeSearchX*s - win/2
 		y0 := py - eyeSearchY*s - win/2
 		rw := int((2*eyeSearchX*s + win) * k)
@@ -99,14 +111,27 @@ func haarEye(g *gray, hc *HaarCascade, px, py, s float64, sc *eyeScratch) (float
 		}
 		sc.region = resample(g, sc.region, x0, y0, 1/k, rw, rh)
 		sc.haar.load(hc, sc.region, rw, rh)
+		// Windows nearest the prior first, so that the search can stop
+		// once it has enough hits.
+		cx, cy := float64(rw-hc.w)/2, float64(rh-hc.h)/2
+		sc.order = sc.order[:0]
 		for y := 0; y+hc.h <= rh; y += haarStride {
 			for x := 0; x+hc.w <= rw; x += haarStride {
-				if hc.eval(&sc.haar, x, y) == len(hc.stages) {
-					sc.hits = append(sc.hits, Detection{
-						X:    x0 + (float64(x)+ww/2)/k,
-						Y:    y0 + (float64(y)+float64(hc.h)/2)/k,
-						Size: win,
-					})
+				d := (float64(x)-cx)*(float64(x)-cx) + (float64(y)-cy)*(float64(y)-cy)
+				sc.order = append(sc.order, haarPos{x: x, y: y, d: d})
+			}
+		}
+		slices.SortFunc(sc.order, func(a, b haarPos) int { return cmp.Compare(a.d, b.d) })
+		for _, pos := range sc.order {
+			if hc.eval(&sc.haar, pos.x, pos.y) == len(hc.stages) {
+				sc.hits = append(sc.hits, Detection{
+					X:     x0 + (float64(pos.x)+ww/2)/k,
+					Y:     y0 + (float64(pos.y)+wh/2)/k,
+					Size:  win,
+					Score: 1,
+				})
+				if len(sc.hits) >= haarEnough {
+					break scales
 				}
 			}
 		}
@@ -125,14 +150,8 @@ func haarEye(g *gray, hc *HaarCascade, px, py, s float64, sc *eyeScratch) (float
 			best, bestScore = i, score
 		}
 	}
-	// cluster sums Score; hits carry Score 0, so count members again.
-	n := 0
-	for _, h := range sc.hits {
-		if overlap(h, groups[best]) > 0.3 {
-			n++
-		}
-	}
-	return groups[best].X, groups[best].Y, n
+	// Each hit scores 1, so a group's score is its size.
+	return groups[best].X, groups[best].Y, int(groups[best].Score)
 }
 
 // resample fills dst with a w x h grid sampled from g: grid pixel (i, j) is

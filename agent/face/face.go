@@ -92,13 +92,12 @@ type Pipeline struct {
 
 // scratch holds the buffers of one assessment.
 type scratch struct {
-	gray    []uint8
-	raw     []Detection
-	offsets []int32
-	eye     eyeScratch
-	patch   []float64
-	smooth  []float64
-	bg      []float64
+	gray   []uint8
+	detect detectScratch
+	eye    eyeScratch
+	patch  []float64
+	smooth []float64
+	bg     []float64
 }
 
 // New returns a pipeline with the given options (nil for defaults). It

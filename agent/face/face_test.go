@@ -3,12 +3,14 @@ package face
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
 	"math"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -167,6 +169,21 @@ func clutter(img image.Image) *image.RGBA {
 	return out
 }
 
+// coverEyes paints skin-coloured patches over the portrait's eyes, as
+// closed eyes or an occlusion would hide them.
+func coverEyes(img image.Image) *image.RGBA {
+	out := toRGBA(img)
+	skin := color.RGBA{222, 180, 160, 255}
+	for _, e := range [][2]float64{portraitRightEye, portraitLeftEye} {
+		for y := int(e[1]) - 7; y <= int(e[1])+7; y++ {
+			for x := int(e[0]) - 11; x <= int(e[0])+11; x++ {
+				out.SetRGBA(x, y, skin)
+			}
+		}
+	}
+	return out
+}
+
 // TestDegradations: degraded copies of the portrait lower the measure the
 // degradation is about below its threshold and give the matching reason.
 func TestDegradations(t *testing.T) {
@@ -195,6 +212,7 @@ func TestDegradations(t *testing.T) {
 			return scaleLight(img, func(x, _ int) float64 { return 1 - 0.6*math.Min(1, math.Max(0, float64(x-175)/100)) })
 		}, IlluminationUniformity, ReasonUnevenLight},
 		{"cluttered background", func() image.Image { return clutter(img) }, BackgroundUniformity, ReasonBackground},
+		{"eyes covered", func() image.Image { return coverEyes(img) }, EyesDetected, ReasonEyes},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -213,6 +231,7 @@ func TestDegradations(t *testing.T) {
 			if !a.HasReason(tc.reason) {
 				t.Errorf("reasons %v, want %q among them", a.Reasons, tc.reason)
 			}
+			t.Logf("%s: %s %d -> %d, reasons %q", tc.name, tc.measure, before, after, a.Reasons)
 		})
 	}
 }
@@ -373,5 +392,33 @@ func TestGrayPaths(t *testing.T) {
 				t.Errorf("%T at %v: gray %d, want %d", img, pt, got, want)
 			}
 		}
+	}
+}
+
+// TestAssessConcurrent runs assessments of different frames at once: the
+// pipeline's pooled buffers must not leak between them.
+func TestAssessConcurrent(t *testing.T) {
+	p := newPipeline(t, testOptions())
+	frames := []image.Image{portrait(t), mirror(portrait(t)), image.NewGray(image.Rect(0, 0, 320, 240))}
+	want := make([]Assessment, len(frames))
+	for i, f := range frames {
+		want[i] = p.Assess(f)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 12)
+	for k := 0; k < 12; k++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			got := p.Assess(frames[i])
+			if len(got.Faces) != len(want[i].Faces) || got.Quality != want[i].Quality || got.Accept != want[i].Accept {
+				errs <- fmt.Sprintf("frame %d: %d faces quality %d, want %d faces quality %d", i, len(got.Faces), got.Quality, len(want[i].Faces), want[i].Quality)
+			}
+		}(k % len(frames))
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }

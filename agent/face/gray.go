@@ -74,11 +74,11 @@ func toGray(img image.Image, buf []uint8) (*gray, []uint8) {
 	case *image.RGBA:
 		g := &gray{pix: buf, w: w, h: h, stride: w}
 		for y := 0; y < h; y++ {
-			src := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
+			off := m.PixOffset(b.Min.X, b.Min.Y+y)
+			src := m.Pix[off : off+4*w]
 			dst := g.pix[y*w : (y+1)*w]
-			for x := range dst {
-				s := src[4*x : 4*x+3]
-				dst[x] = luma601(uint32(s[0]), uint32(s[1]), uint32(s[2]))
+			for x, i := 0, 0; x < len(dst) && i+2 < len(src); x, i = x+1, i+4 {
+				dst[x] = luma601(uint32(src[i]), uint32(src[i+1]), uint32(src[i+2]))
 			}
 		}
 		return g, buf
