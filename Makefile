@@ -221,7 +221,7 @@ PERIPH_FUZZ := drivers/fpc1020:FuzzReadImage drivers/fpc1020:FuzzDriverReplies d
 
 .PHONY: test-periph
 test-periph: ## SPI/I2C/GPIO/video drivers, their simulators and device openers, with the race detector (playback tests, faults, examples)
-	$(GO) test -race -count 1 $(PERIPH_PKGS)
+	CGO_ENABLED=1 $(GO) test -race -count 1 $(PERIPH_PKGS)
 
 .PHONY: fuzz-periph
 fuzz-periph: ## Fuzz FPC1020 image reads, ArduCAM FIFO/JPEG framing, register tables, UVC MJPEG/YUYV decoding, PERIPH_FUZZTIME each (default 5m)
@@ -229,7 +229,7 @@ fuzz-periph: ## Fuzz FPC1020 image reads, ArduCAM FIFO/JPEG framing, register ta
 	@# Go's fuzz-coordinator race (go.dev/issue/75804, fixed in Go 1.27): reported, not fatal.
 	@mkdir -p .bin; for spec in $(PERIPH_FUZZ); do pkg=$${spec%%:*}; fn=$${spec#*:}; dir=$$pkg/testdata/fuzz/$$fn; \
 		before=$$(ls $$dir 2>/dev/null | wc -l); echo "== $$pkg $$fn"; \
-		if ! $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(PERIPH_FUZZTIME) ./$$pkg/ > .bin/fuzz-$$fn.log 2>&1; then \
+		if ! $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(PERIPH_FUZZTIME) -fuzzminimizetime 5s ./$$pkg/ > .bin/fuzz-$$fn.log 2>&1; then \
 			after=$$(ls $$dir 2>/dev/null | wc -l); tail -5 .bin/fuzz-$$fn.log; \
 			if [ "$$after" = "$$before" ] && grep -q 'context deadline exceeded' .bin/fuzz-$$fn.log; then \
 				echo "   fuzz-coordinator deadline flake (no failing input written): ignored"; \
