@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"fmt"
+	"hash/crc32"
 	"slices"
 
 	"go.uber.org/zap"
@@ -19,7 +20,17 @@ import (
 // for the fsync whatever ctx says, so that a caller never gives up on a
 // record that then turns out to be saved.
 func (o *Outbox) Append(ctx context.Context, payload []byte) (uint64, error) {
-	return o.AppendWith(ctx, func(uint64, [32]byte) ([]byte, error) { return payload, nil })
+	// The payload is known: hash it before taking the append lock, so
+	// concurrent appenders hash in parallel.
+	pre := &prepared{sum: sum(payload), crc: crc32.Checksum(payload, crcTable)}
+	return o.appendWith(ctx, func(uint64, [32]byte) ([]byte, error) { return payload, nil }, pre)
+}
+
+// prepared is the SHA-256 and CRC32C of a payload computed before the
+// append lock.
+type prepared struct {
+	sum [32]byte
+	crc uint32
 }
 
 // AppendWith is Append for payloads that must contain their own sequence
@@ -35,6 +46,10 @@ func (o *Outbox) Append(ctx context.Context, payload []byte) (uint64, error) {
 // number may be handed to the next build again: a record that was never
 // saved never leaves the kiosk.
 func (o *Outbox) AppendWith(ctx context.Context, build func(seq uint64, prev [32]byte) ([]byte, error)) (uint64, error) {
+	return o.appendWith(ctx, build, nil)
+}
+
+func (o *Outbox) appendWith(ctx context.Context, build func(seq uint64, prev [32]byte) ([]byte, error), pre *prepared) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("outbox: append not started: %w", err)
 	}
@@ -59,8 +74,11 @@ func (o *Outbox) AppendWith(ctx context.Context, build func(seq uint64, prev [32
 		o.m.appendResult(err)
 		return 0, fmt.Errorf("outbox: building record %d: %w", seq, err)
 	}
-	h := head{seq, sum(payload)}
-	o.frame = appendFrame(o.frame[:0], seq, o.clk.Now().UnixNano(), payload)
+	if pre == nil {
+		pre = &prepared{sum: sum(payload), crc: crc32.Checksum(payload, crcTable)}
+	}
+	h := head{seq, pre.sum}
+	o.frame = appendFrameCRC(o.frame[:0], seq, o.clk.Now().UnixNano(), payload, pre.crc)
 
 	o.mu.Lock()
 	err = o.writableLocked()

@@ -14,8 +14,8 @@ import (
 //
 //	frame:  u32 length of body | u32 CRC32C | u64 seq | i64 unix ns | body
 //
-// The CRC32C covers the length, seq, time and body, so a frame of zeros, a
-// torn frame or a frame with a flipped bit never passes. All integers are
+// The CRC32C covers the body, then the length, seq and time, so a frame of
+// zeros, a torn frame or a frame with a flipped bit never passes. All integers are
 // little-endian. A segment ends with a footer frame (seq 0) once it is
 // sealed, so opening does not have to read sealed segments.
 const (
@@ -97,26 +97,34 @@ type frameHeader struct {
 	unixNs int64
 }
 
-func putFrameHeader(b []byte, seq uint64, unixNs int64, body []byte) {
-	binary.LittleEndian.PutUint32(b[0:], uint32(len(body)))
-	binary.LittleEndian.PutUint64(b[8:], seq)
-	binary.LittleEndian.PutUint64(b[16:], uint64(unixNs))
-	binary.LittleEndian.PutUint32(b[4:], frameCRC(b, body))
-}
-
 // appendFrame appends a whole frame to dst.
 func appendFrame(dst []byte, seq uint64, unixNs int64, body []byte) []byte {
+	return appendFrameCRC(dst, seq, unixNs, body, crc32.Checksum(body, crcTable))
+}
+
+// appendFrameCRC is appendFrame with the body's CRC32C computed already
+// (the CRC covers the body first, so it can be computed before the seq is
+// known, outside the append lock).
+func appendFrameCRC(dst []byte, seq uint64, unixNs int64, body []byte, bodyCRC uint32) []byte {
 	n := len(dst)
 	dst = append(dst, make([]byte, frameHeaderSize)...)
 	dst = append(dst, body...)
-	putFrameHeader(dst[n:], seq, unixNs, body)
+	b := dst[n:]
+	binary.LittleEndian.PutUint32(b[0:], uint32(len(body)))
+	binary.LittleEndian.PutUint64(b[8:], seq)
+	binary.LittleEndian.PutUint64(b[16:], uint64(unixNs))
+	binary.LittleEndian.PutUint32(b[4:], headerCRC(b, bodyCRC))
 	return dst
 }
 
+// frameCRC is the CRC32C of a frame: body, then length, seq and time.
 func frameCRC(hdr, body []byte) uint32 {
-	c := crc32.Update(0, crcTable, hdr[0:4])
-	c = crc32.Update(c, crcTable, hdr[8:frameHeaderSize])
-	return crc32.Update(c, crcTable, body)
+	return headerCRC(hdr, crc32.Checksum(body, crcTable))
+}
+
+func headerCRC(hdr []byte, bodyCRC uint32) uint32 {
+	c := crc32.Update(bodyCRC, crcTable, hdr[0:4])
+	return crc32.Update(c, crcTable, hdr[8:frameHeaderSize])
 }
 
 func decodeFrameHeader(b []byte) frameHeader {
