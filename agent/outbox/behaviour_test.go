@@ -168,7 +168,6 @@ func TestFullAlarmsAndResume(t *testing.T) {
 func TestDiskFullIsErrFull(t *testing.T) {
 	fs := vfs.NewMem()
 	o := mustNew(t, "/ob", testOpts(fs))
-	defer o.Close()
 	appendN(t, o, 3, 500)
 	size := int64(0)
 	for _, f := range []string{"/ob/acks.log", "/ob/deadletters.log", "/ob/state"} {
@@ -191,6 +190,26 @@ func TestDiskFullIsErrFull(t *testing.T) {
 	}
 	if got := len(drain(t, o)); got != 4 {
 		t.Errorf("records after ENOSPC = %d, want 4", got)
+	}
+	// Reopening on a disk with no space left at all still works.
+	if err := o.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fs.SetCapacity(1)
+	o2, err := New("/ob", testOpts(fs))
+	if err != nil {
+		t.Fatalf("New on a full disk = %v, want success", err)
+	}
+	defer o2.Close()
+	ds := drain(t, o2)
+	if len(ds) != 4 {
+		t.Fatalf("records after reopening on a full disk = %d, want 4", len(ds))
+	}
+	if err := o2.Ack(ds[0].Seq); err != nil {
+		t.Errorf("Ack on a full disk = %v, want nil (kept in memory)", err)
+	}
+	if _, err := o2.Append(context.Background(), make([]byte, 10)); !errors.Is(err, ErrFull) {
+		t.Errorf("Append on a full disk = %v, want ErrFull", err)
 	}
 }
 

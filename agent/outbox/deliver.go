@@ -317,6 +317,10 @@ func (o *Outbox) doneLocked(seq uint64) {
 // returned: the effect is in memory and reaches disk with the next state
 // snapshot; at worst a record is delivered again.
 func (o *Outbox) logAckLocked(kind byte, seq uint64) {
+	if o.ackF == nil { // no ack log since a failed snapshot: the next one saves this
+		o.kick()
+		return
+	}
 	o.ackEntry++
 	fr := appendFrame(nil, o.ackEntry, o.clk.Now().UnixNano(), ackBody(kind, seq))
 	if _, err := o.ackF.WriteAt(fr, o.ackOff); err != nil {

@@ -31,7 +31,7 @@ func (o *Outbox) housekeep() {
 	dirty, f := o.ackDirty, o.ackF
 	o.ackDirty = false
 	o.mu.Unlock()
-	if dirty {
+	if dirty && f != nil {
 		if err := f.Sync(); err != nil {
 			o.m.ackLogErrors.Inc()
 			o.log.Warn("syncing the ack log failed; acknowledgements are saved with the next snapshot", zap.Error(err))
@@ -43,7 +43,7 @@ func (o *Outbox) housekeep() {
 	}
 
 	o.mu.Lock()
-	if o.ackOff > ackLogCompactBytes && !o.closed {
+	if (o.ackF == nil || o.ackOff > ackLogCompactBytes) && !o.closed {
 		if err := o.compactLocked(); err != nil {
 			o.log.Warn("compacting the ack log failed; will retry", zap.Error(err))
 		}
@@ -129,13 +129,14 @@ func (o *Outbox) compactLocked() error {
 		return fmt.Errorf("outbox: writing the state snapshot: %w", err)
 	}
 	f, err := createLogFile(o.fs, o.dir, ackLogName, fileHeader{kind: kindAckLog, base: o.ackGen + 1})
+	if o.ackF != nil {
+		o.ackF.Close()
+		o.ackF = nil
+	}
+	o.ackGen++ // the snapshot absorbed the old log, whatever happens next
 	if err != nil {
 		return fmt.Errorf("outbox: starting a new ack log: %w", err)
 	}
-	if o.ackF != nil {
-		o.ackF.Close()
-	}
 	o.ackF, o.ackOff, o.ackEntry, o.ackDirty = f, fileHeaderSize, 0, false
-	o.ackGen++
 	return nil
 }

@@ -415,7 +415,10 @@ func (o *Outbox) recover() error {
 	}
 	o.checkAlarmLocked() // an outbox opened above 50% reports its level at once
 	if err := o.compactLocked(); err != nil {
-		return err
+		// Acknowledgements stay in memory and the housekeeper retries; at
+		// worst records are delivered again after a crash.
+		o.m.ackLogErrors.Inc()
+		o.log.Warn("could not write the acknowledgement state at open (disk full?); retrying in the background", zap.Error(err))
 	}
 	o.log.Info("outbox opened", zap.Int("segments", len(o.segs)), zap.Int64("records", o.pending),
 		zap.Uint64("next_seq", o.nextSeq), zap.Int64("bytes", o.usedBytes), zap.Int("dead_letters", len(o.deadList)),
