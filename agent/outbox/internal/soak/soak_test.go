@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
@@ -20,6 +22,7 @@ func TestMain(m *testing.M) {
 // TestSoak is the short form of make soak-outbox: 50 SIGKILL cycles (10
 // with -short).
 func TestSoak(t *testing.T) {
+	defer goleak.VerifyNone(t)
 	cycles := 50
 	if testing.Short() {
 		cycles = 10
