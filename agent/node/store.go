@@ -1,0 +1,302 @@
+package node
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+	_ "modernc.org/sqlite"             // database/sql driver "sqlite"
+
+	"github.com/bali-rbdes/kiosk/agent/nodeverify"
+)
+
+// dialect holds what differs between SQLite and PostgreSQL.
+type dialect struct {
+	name     string
+	blob     string // binary column type
+	serial   string // auto-increment primary key column definition
+	lockRows bool   // SELECT ... FOR UPDATE serializes a kiosk's transactions
+	dollar   bool   // placeholders are $1, $2, ... instead of ?
+}
+
+var (
+	sqliteDialect   = dialect{name: "sqlite", blob: "BLOB", serial: "INTEGER PRIMARY KEY AUTOINCREMENT"}
+	postgresDialect = dialect{name: "postgres", blob: "BYTEA", serial: "BIGSERIAL PRIMARY KEY", lockRows: true, dollar: true}
+)
+
+// q rewrites a query written with ? placeholders for the dialect.
+func (d dialect) q(query string) string {
+	if !d.dollar {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, c := range query {
+		if c == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func (d dialect) schema() []string {
+	return []string{
+		`CREATE TABLE IF NOT EXISTS kiosks (
+			kiosk_id TEXT PRIMARY KEY,
+			first_seen_ms BIGINT NOT NULL DEFAULT 0,
+			last_seen_ms BIGINT NOT NULL DEFAULT 0,
+			records BIGINT NOT NULL DEFAULT 0,
+			last_seq BIGINT NOT NULL DEFAULT 0,
+			last_created_ms BIGINT NOT NULL DEFAULT 0,
+			last_stored_ms BIGINT NOT NULL DEFAULT 0,
+			online INTEGER NOT NULL DEFAULT 0,
+			status_kind INTEGER NOT NULL DEFAULT 0,
+			boot_epoch BIGINT NOT NULL DEFAULT 0,
+			connect_epoch BIGINT NOT NULL DEFAULT 0,
+			status_ms BIGINT NOT NULL DEFAULT 0,
+			queue_depth BIGINT NOT NULL DEFAULT 0,
+			oldest_unacked_age_ms BIGINT NOT NULL DEFAULT 0,
+			dead_letters BIGINT NOT NULL DEFAULT 0,
+			agent_version TEXT NOT NULL DEFAULT '',
+			alarms TEXT NOT NULL DEFAULT ''
+		)`,
+		`CREATE TABLE IF NOT EXISTS records (
+			id ` + d.serial + `,
+			kiosk_id TEXT NOT NULL,
+			record_id TEXT NOT NULL,
+			seq BIGINT NOT NULL,
+			boot_epoch BIGINT NOT NULL,
+			hash ` + d.blob + ` NOT NULL,
+			prev_hash ` + d.blob + ` NOT NULL,
+			created_ms BIGINT NOT NULL DEFAULT 0,
+			captured_ms BIGINT NOT NULL DEFAULT 0,
+			stored_ms BIGINT NOT NULL DEFAULT 0,
+			node_id TEXT NOT NULL DEFAULT '',
+			suite TEXT NOT NULL DEFAULT '',
+			node_key_id TEXT NOT NULL DEFAULT '',
+			device_key_id TEXT NOT NULL DEFAULT '',
+			site TEXT NOT NULL DEFAULT '',
+			session_id TEXT NOT NULL DEFAULT '',
+			officer_id TEXT NOT NULL DEFAULT '',
+			policy TEXT NOT NULL DEFAULT '',
+			agent_version TEXT NOT NULL DEFAULT '',
+			devices TEXT NOT NULL DEFAULT '',
+			timings TEXT NOT NULL DEFAULT '',
+			UNIQUE (kiosk_id, record_id),
+			UNIQUE (kiosk_id, seq)
+		)`,
+		`CREATE TABLE IF NOT EXISTS templates (
+			record_pk BIGINT NOT NULL REFERENCES records (id),
+			idx INTEGER NOT NULL,
+			position INTEGER NOT NULL,
+			iso_template ` + d.blob + `,
+			quality INTEGER NOT NULL DEFAULT 0,
+			attempts INTEGER NOT NULL DEFAULT 0,
+			missing_reason INTEGER NOT NULL DEFAULT 0,
+			minutiae INTEGER NOT NULL DEFAULT 0,
+			device TEXT NOT NULL DEFAULT '',
+			duration_ms INTEGER NOT NULL DEFAULT 0,
+			image_format INTEGER NOT NULL DEFAULT 0,
+			image_width INTEGER NOT NULL DEFAULT 0,
+			image_height INTEGER NOT NULL DEFAULT 0,
+			image_ppi INTEGER NOT NULL DEFAULT 0,
+			image ` + d.blob + `,
+			PRIMARY KEY (record_pk, idx)
+		)`,
+		`CREATE TABLE IF NOT EXISTS faces (
+			record_pk BIGINT PRIMARY KEY REFERENCES records (id),
+			iso_record ` + d.blob + `,
+			quality INTEGER NOT NULL DEFAULT 0,
+			accepted INTEGER NOT NULL DEFAULT 0,
+			frames INTEGER NOT NULL DEFAULT 0,
+			measures TEXT NOT NULL DEFAULT '',
+			reasons TEXT NOT NULL DEFAULT '',
+			device TEXT NOT NULL DEFAULT '',
+			duration_ms INTEGER NOT NULL DEFAULT 0
+		)`,
+		`CREATE TABLE IF NOT EXISTS chain_gaps (
+			kiosk_id TEXT NOT NULL,
+			from_seq BIGINT NOT NULL,
+			to_seq BIGINT NOT NULL,
+			open_start INTEGER NOT NULL DEFAULT 0,
+			found_ms BIGINT NOT NULL DEFAULT 0,
+			PRIMARY KEY (kiosk_id, from_seq)
+		)`,
+	}
+}
+
+// Store is the node's record store: kiosks, records (metadata, templates,
+// face, chain position) and chain gaps, in SQLite or PostgreSQL. It
+// implements nodeverify.ChainStore, and Group commits many records in one
+// transaction. Every write of a record happens in one transaction with its
+// chain link, so a record is stored exactly once however often it is
+// delivered.
+type Store struct {
+	db *sql.DB
+	d  dialect
+}
+
+// OpenSQLite opens (creating it when needed) the SQLite database at path
+// in WAL mode with synchronous=FULL: a commit is on disk when it returns.
+// One connection writes; transactions are BEGIN IMMEDIATE.
+func OpenSQLite(ctx context.Context, path string) (*Store, error) {
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("node: opening SQLite database %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	s := &Store{db: db, d: sqliteDialect}
+	if err := s.init(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("node: SQLite database %s (check the path and its permissions): %w", path, err)
+	}
+	return s, nil
+}
+
+// OpenPostgres connects to PostgreSQL with dsn (a libpq connection string
+// or postgres:// URL) and creates the tables when needed. Several node
+// instances may share one database: a kiosk's records are serialized by a
+// row lock on the kiosk.
+func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("node: PostgreSQL connection string: %w", err)
+	}
+	db.SetMaxOpenConns(8)
+	s := &Store{db: db, d: postgresDialect}
+	if err := s.init(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("node: PostgreSQL (check store.dsn, the server and the role's rights): %w", err)
+	}
+	return s, nil
+}
+
+// Open opens the store the node config names: "sqlite" with path, or
+// "postgres" with dsn.
+func Open(ctx context.Context, driver, path, dsn string) (*Store, error) {
+	switch driver {
+	case "sqlite":
+		return OpenSQLite(ctx, path)
+	case "postgres":
+		return OpenPostgres(ctx, dsn)
+	}
+	return nil, fmt.Errorf("node: store driver %q: want sqlite or postgres", driver)
+}
+
+func (s *Store) init(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return err
+	}
+	for _, stmt := range s.d.schema() {
+		if _, err := s.db.ExecContext(ctx, stmt); err != nil {
+			if s.d.lockRows && isUniqueViolation(err) {
+				continue // another instance created it at the same moment
+			}
+			return fmt.Errorf("creating tables: %w", err)
+		}
+	}
+	return nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Driver returns "sqlite" or "postgres".
+func (s *Store) Driver() string { return s.d.name }
+
+// Op is one kiosk's work inside a Group transaction. Fn runs inside its own
+// savepoint: when it fails, what it wrote is undone and Err says why, and
+// the other ops still commit.
+type Op struct {
+	KioskID string
+	Fn      func(tx *Tx) error
+	// Err is Fn's error after Group returns.
+	Err error
+}
+
+// Group runs ops in one transaction, in order, and commits once (one
+// fsync for all of them). It returns the error of the transaction itself
+// (begin, lock, commit): then nothing of any op was stored. Kiosks are
+// locked in sorted order first so that node instances sharing a
+// PostgreSQL database never deadlock.
+func (s *Store) Group(ctx context.Context, ops []*Op) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("node: beginning a store transaction: %w", err)
+	}
+	defer tx.Rollback()
+	var ids []string
+	for _, op := range ops {
+		if op.KioskID != "" {
+			ids = append(ids, op.KioskID)
+		}
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	for _, id := range ids {
+		if err := s.lockKiosk(ctx, tx, id); err != nil {
+			return err
+		}
+	}
+	for i, op := range ops {
+		sp := "op" + strconv.Itoa(i)
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT "+sp); err != nil {
+			return fmt.Errorf("node: savepoint: %w", err)
+		}
+		op.Err = op.Fn(&Tx{s: s, tx: tx, ctx: ctx, kiosk: op.KioskID})
+		if op.Err != nil {
+			if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+sp); err != nil {
+				return fmt.Errorf("node: rolling back to a savepoint: %w", err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT "+sp); err != nil {
+			return fmt.Errorf("node: releasing a savepoint: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("node: committing %d records: %w", len(ops), err)
+	}
+	return nil
+}
+
+// lockKiosk makes sure the kiosk has a row and, on PostgreSQL, locks it
+// for the rest of the transaction.
+func (s *Store) lockKiosk(ctx context.Context, tx *sql.Tx, id string) error {
+	if _, err := tx.ExecContext(ctx, s.d.q(`INSERT INTO kiosks (kiosk_id) VALUES (?) ON CONFLICT (kiosk_id) DO NOTHING`), id); err != nil {
+		return fmt.Errorf("node: registering kiosk %s: %w", id, err)
+	}
+	if s.d.lockRows {
+		var got string
+		if err := tx.QueryRowContext(ctx, s.d.q(`SELECT kiosk_id FROM kiosks WHERE kiosk_id = ? FOR UPDATE`), id).Scan(&got); err != nil {
+			return fmt.Errorf("node: locking kiosk %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// Update implements nodeverify.ChainStore: fn runs in a transaction of its
+// own over kiosk's chain. The node itself uses Group.
+func (s *Store) Update(ctx context.Context, kioskID string, fn func(tx nodeverify.ChainTx) error) error {
+	op := &Op{KioskID: kioskID, Fn: func(tx *Tx) error { return fn(tx) }}
+	if err := s.Group(ctx, []*Op{op}); err != nil {
+		return err
+	}
+	return op.Err
+}
+
+func isUniqueViolation(err error) bool {
+	return err != nil && (strings.Contains(err.Error(), "SQLSTATE 23505") || strings.Contains(err.Error(), "SQLSTATE 42P07") || strings.Contains(err.Error(), "UNIQUE constraint failed"))
+}
+
+// errNotFound is returned by lookups that find nothing.
+var errNotFound = errors.New("not found")
