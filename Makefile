@@ -48,8 +48,10 @@ deps: ## Install what the tests need (apt-get on Debian-family machines)
 	@.ci/deps
 
 .PHONY: test
+# The race detector needs cgo, so the tests (only) build with CGO_ENABLED=1;
+# every shipped binary is CGO_ENABLED=0.
 test: deps ## Run every test with the race detector, integration tests included
-	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+	CGO_ENABLED=1 $(GO) test -race -timeout $(TEST_TIMEOUT) ./...
 
 .PHONY: test-short
 test-short: ## Quick unit tests without the race detector
