@@ -174,7 +174,7 @@ func ChooseSize(sizes []FrameSize, w, h int) (image.Point, bool) {
 			continue
 		}
 		covers := c.X >= w && c.Y >= h
-		area, bestArea := c.X*c.Y, best.X*best.Y
+		area, bestArea := int64(c.X)*int64(c.Y), int64(best.X)*int64(best.Y)
 		switch {
 		case !found,
 			covers && !bestCovers,

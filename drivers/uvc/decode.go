@@ -14,6 +14,12 @@ import (
 // header cannot make it allocate gigabytes.
 const maxPixels = 4096 * 4096
 
+// sane reports whether w x h is a positive size of at most maxPixels,
+// computed in 64 bits so that 65535 x 65535 does not wrap on 32-bit ARM.
+func sane(w, h int) bool {
+	return w > 0 && h > 0 && int64(w)*int64(h) <= maxPixels
+}
+
 // CompleteMJPEG returns the JPEG of an MJPEG frame, cut from FF D8 to FF D9
 // and with the standard Huffman tables inserted when the frame has none
 // before its first scan. It returns frame itself when nothing needs
@@ -49,7 +55,7 @@ func DecodeMJPEG(frame []byte) (image.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("uvc: MJPEG header: %v: %w", err, ErrBadFrame)
 	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width*cfg.Height > maxPixels {
+	if !sane(cfg.Width, cfg.Height) {
 		return nil, fmt.Errorf("uvc: MJPEG frame claims %dx%d pixels: %w", cfg.Width, cfg.Height, ErrBadFrame)
 	}
 	img, err := jpeg.Decode(bytes.NewReader(jpg))
@@ -64,7 +70,7 @@ func DecodeMJPEG(frame []byte) (image.Image, error) {
 // and V become one Cb and one Cr sample (4:2:2). Rows may be padded: a
 // frame of h rows of more than 2w bytes each is accepted.
 func DecodeYUYV(frame []byte, w, h int) (*image.YCbCr, error) {
-	if w <= 0 || h <= 0 || w%2 != 0 || w*h > maxPixels {
+	if !sane(w, h) || w%2 != 0 {
 		return nil, fmt.Errorf("uvc: YUYV size %dx%d is not positive with an even width: %w", w, h, ErrBadFrame)
 	}
 	stride := 2 * w

@@ -96,6 +96,7 @@ func TestDecodeYUYVGeometry(t *testing.T) {
 		{"odd width", make([]byte, 6), 3, 1, false},
 		{"zero height", nil, 4, 0, false},
 		{"huge", make([]byte, 8), 1 << 14, 1 << 14, false},
+		{"wraps 32 bits", make([]byte, 8), 65535, 65535, false},
 	}
 	for _, tt := range tests {
 		img, err := uvc.DecodeYUYV(tt.frame, tt.w, tt.h)

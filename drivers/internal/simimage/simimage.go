@@ -49,14 +49,16 @@ func Cover(src image.Image, w, h int) *image.RGBA {
 	if sb.Empty() {
 		return dst
 	}
-	// Crop src to the aspect ratio of the destination.
+	// Crop src to the aspect ratio of the destination, in 64 bits: an
+	// image.Uniform is 2e9 pixels wide, which wraps int on 32-bit ARM.
 	crop := sb
-	if sb.Dx()*h > sb.Dy()*w { // src is wider
-		cw := sb.Dy() * w / h
+	sw, sh, dw, dh := int64(sb.Dx()), int64(sb.Dy()), int64(w), int64(h)
+	if sw*dh > sh*dw { // src is wider
+		cw := int(sh * dw / dh)
 		crop.Min.X += (sb.Dx() - cw) / 2
 		crop.Max.X = crop.Min.X + cw
 	} else {
-		ch := sb.Dx() * h / w
+		ch := int(sw * dh / dw)
 		crop.Min.Y += (sb.Dy() - ch) / 2
 		crop.Max.Y = crop.Min.Y + ch
 	}

@@ -60,6 +60,13 @@ func TestCoverKeepsCentre(t *testing.T) {
 	}
 }
 
+func TestCoverUniform(t *testing.T) {
+	got := Cover(image.NewUniform(color.RGBA{40, 60, 200, 255}), 64, 48)
+	if c := got.RGBAAt(32, 24); c != (color.RGBA{40, 60, 200, 255}) {
+		t.Errorf("Cover(uniform) centre = %v, want the uniform colour", c)
+	}
+}
+
 func TestYUYVFastPathMatches(t *testing.T) {
 	img := Cover(Portrait(), 64, 48)
 	// The same pixels behind a non-RGBA type take the generic path.
