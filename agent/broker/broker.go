@@ -78,8 +78,10 @@ type Broker struct {
 	delay      time.Duration
 	disconnect map[string]int
 	deny       func(clientID, topic string, write bool) bool
+	poison     func(clientID, topic string, payload []byte) bool
 	publishes  map[string]int
 	denied     int
+	subID      int
 }
 
 // New starts a broker listening on opts.Address; it serves until Close.
@@ -179,6 +181,27 @@ func (b *Broker) DisconnectOnPublish(clientID string, n int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.disconnect[clientID] = n
+}
+
+// DisconnectOn closes a client's connection whenever it publishes a
+// message for which fn returns true, which is then lost: a broker that
+// refuses one message each time it is sent. nil removes the rule.
+func (b *Broker) DisconnectOn(fn func(clientID, topic string, payload []byte) bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.poison = fn
+}
+
+// Subscribe calls fn for every message published on filter, from inside
+// the broker (no ACL). fn must not block.
+func (b *Broker) Subscribe(filter string, fn func(topic string, payload []byte)) error {
+	b.mu.Lock()
+	b.subID++
+	id := b.subID
+	b.mu.Unlock()
+	return b.srv.Subscribe(filter, id, func(_ *mqtt.Client, _ packets.Subscription, pk packets.Packet) {
+		fn(pk.TopicName, pk.Payload)
+	})
 }
 
 // Deny adds a rule on top of the ACL: publishes and subscriptions for
@@ -320,11 +343,17 @@ func (h *hook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet,
 	}
 	h.b.mu.Lock()
 	defer h.b.mu.Unlock()
+	if h.b.poison != nil && h.b.poison(cl.ID, pk.TopicName, pk.Payload) {
+		h.b.log.Info("fault: disconnecting on a refused message", zap.String("client_id", cl.ID), zap.String("topic", pk.TopicName))
+		cl.Stop(errInjected)
+		return pk, packets.ErrRejectPacket
+	}
 	if n, ok := h.b.disconnect[cl.ID]; ok {
 		if n <= 1 {
 			delete(h.b.disconnect, cl.ID)
 			h.b.log.Info("fault: disconnecting on publish", zap.String("client_id", cl.ID), zap.String("topic", pk.TopicName))
-			return pk, errInjected
+			cl.Stop(errInjected)
+			return pk, packets.ErrRejectPacket
 		}
 		h.b.disconnect[cl.ID] = n - 1
 	}

@@ -224,17 +224,24 @@ func record(id string, size int) *rbdesv1.CaptureRecord {
 	}
 }
 
-// save seals and appends n records of about size bytes.
-func (k *testKiosk) save(t testing.TB, n, size int) {
+// save seals and appends n records of about size bytes and returns them
+// as sealed.
+func (k *testKiosk) save(t testing.TB, n, size int) [][]byte {
 	t.Helper()
+	var out [][]byte
 	for range n {
 		rec := record(k.id, size)
+		var sealed []byte
 		if _, err := k.ob.AppendWith(context.Background(), func(seq uint64, prev [32]byte) ([]byte, error) {
-			return k.sealer.Seal(rec, seq, prev)
+			b, err := k.sealer.Seal(rec, seq, prev)
+			sealed = b
+			return b, err
 		}); err != nil {
 			t.Fatal(err)
 		}
+		out = append(out, sealed)
 	}
+	return out
 }
 
 func (k *testKiosk) alarmKinds() map[string]int {
