@@ -7,7 +7,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -443,17 +442,12 @@ type fileScene struct{ img image.Image }
 
 func (s fileScene) Scene() (image.Image, error) { return s.img, nil }
 
-var sceneCache sync.Map // path -> image.Image
-
 // sceneOption reads the image option: a PNG, JPEG, TIFF or BMP file the
 // simulated camera sees; unset means the simulator's built-in scene.
 func sceneOption(o *options) (*fileScene, error) {
 	path := o.str("image", "")
 	if path == "" {
 		return nil, nil
-	}
-	if img, ok := sceneCache.Load(path); ok {
-		return &fileScene{img.(image.Image)}, nil
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -464,7 +458,6 @@ func sceneOption(o *options) (*fileScene, error) {
 	if err != nil {
 		return nil, fmt.Errorf("options.image %s: not a PNG, JPEG, TIFF or BMP image: %w", path, err)
 	}
-	sceneCache.Store(path, img)
 	return &fileScene{img}, nil
 }
 
