@@ -14,11 +14,17 @@ import (
 // footprint) found a partner.
 
 // byX is a template's minutiae ordered by x, for the global stage's range
-// queries: xs[k] is the x of minutia idx[k].
+// queries: xs[k] is the x of minutia idx[k], and start[c] the first k
+// whose x is at least minX + c·byXCell.
 type byX struct {
-	xs  []float32
-	idx []uint8
+	xs    []float32
+	idx   []uint8
+	minX  float32
+	start []uint8
 }
+
+// byXCell is the bucket width, in pixels, of byX.start.
+const byXCell = 8
 
 func newByX(xs []float32) byX {
 	b := byX{idx: make([]uint8, len(xs)), xs: make([]float32, len(xs))}
@@ -29,7 +35,37 @@ func newByX(xs []float32) byX {
 	for k, i := range b.idx {
 		b.xs[k] = xs[i]
 	}
+	if len(xs) == 0 {
+		return b
+	}
+	b.minX = b.xs[0]
+	// Buckets grow for absurdly spread templates, to bound the table.
+	cells := min(int((b.xs[len(xs)-1]-b.minX)/byXCell)+1, 4096)
+	b.start = make([]uint8, cells)
+	k := 0
+	for c := range b.start {
+		for k < len(b.xs) && b.xs[k] < b.minX+float32(c)*byXCell {
+			k++
+		}
+		b.start[c] = uint8(k)
+	}
 	return b
+}
+
+// from returns the first k whose x is at least lo.
+func (b *byX) from(lo float32) int {
+	c := int((lo - b.minX) / byXCell)
+	if lo < b.minX || c < 0 {
+		return 0
+	}
+	if c >= len(b.start) {
+		c = len(b.start) - 1
+	}
+	k := int(b.start[c])
+	for k < len(b.xs) && b.xs[k] < lo {
+		k++
+	}
+	return k
 }
 
 // footprintCell is the cell size, in pixels at 500 ppi, of a template's
@@ -208,34 +244,40 @@ func (m *Matcher) globalScore(s *scratch, nSel int, lambda []float32, a, b *Temp
 		s.fitA, s.fitB = pa, pb
 		al := fitAlignment(a, b, pa, pb)
 		bestScore = max(bestScore, m.pairUp(s, al, a, b))
+		for range o.Refits {
+			if len(s.matchA) < 3 {
+				break
+			}
+			al = fitAlignment(a, b, s.matchA, s.matchB)
+			bestScore = max(bestScore, m.pairUp(s, al, a, b))
+		}
 	}
 	return bestScore
 }
 
 // pairUp aligns b onto a, pairs minutiae one-to-one by increasing distance
-// within the tolerances, and returns k²/(nA·nB): k the pairs, nA and nB the
-// minutiae of each template inside the other's footprint (at least
-// MinOverlap).
+// within the tolerances, and returns kA·kB/(nA·nB): kA and kB the paired
+// minutiae of each template, nA and nB those inside the other's footprint
+// (at least MinOverlap), all weighed by quality (see QualityWeight).
 func (m *Matcher) pairUp(s *scratch, al alignment, a, b *Template) float64 {
 	o := &m.opts
 	maxAng := m.pairAngle
 	base, growth := float32(o.PairDistance), float32(o.PairDistanceGrowth)
 	ax, aIdx := a.byX.xs, a.byX.idx[:len(a.byX.xs)]
 	cands := s.cands[:0]
-	nBIn := 0
+	var nBIn float32
 	for j := range b.n {
 		xb, yb := float64(b.x[j]), float64(b.y[j])
 		x := float32(al.cos*xb - al.sin*yb + al.tx)
 		y := float32(al.sin*xb + al.cos*yb + al.ty)
 		if a.foot.contains(x, y) {
-			nBIn++
+			nBIn += b.w[j]
 		}
 		dx, dy := float64(x)-al.cx, float64(y)-al.cy
 		tol := base + growth*float32(math.Sqrt(dx*dx+dy*dy))
 		tol2 := tol * tol
 		angB := b.ang[j] + al.rot
-		k, _ := slices.BinarySearch(ax, x-tol)
-		for ; k < len(ax) && ax[k] <= x+tol; k++ {
+		for k := a.byX.from(x - tol); k < len(ax) && ax[k] <= x+tol; k++ {
 			i := aIdx[k]
 			ddx, ddy := ax[k]-x, a.y[i]-y
 			d2 := ddx*ddx + ddy*ddy
@@ -252,7 +294,8 @@ func (m *Matcher) pairUp(s *scratch, al alignment, a, b *Template) float64 {
 	slices.Sort(cands)
 	clear(s.usedA[:])
 	clear(s.usedB[:])
-	k := 0
+	var kA, kB float32
+	s.matchA, s.matchB = s.matchA[:0], s.matchB[:0]
 	for _, c := range cands {
 		ca, cb := uint8(c>>8), uint8(c)
 		if s.usedA[ca>>6]&(1<<(ca&63)) != 0 || s.usedB[cb>>6]&(1<<(cb&63)) != 0 {
@@ -260,17 +303,20 @@ func (m *Matcher) pairUp(s *scratch, al alignment, a, b *Template) float64 {
 		}
 		s.usedA[ca>>6] |= 1 << (ca & 63)
 		s.usedB[cb>>6] |= 1 << (cb & 63)
-		k++
+		kA += a.w[ca]
+		kB += b.w[cb]
+		s.matchA, s.matchB = append(s.matchA, ca), append(s.matchB, cb)
 	}
 	// a's minutiae in b's footprint: move them by the inverse motion.
-	nAIn := 0
+	var nAIn float32
 	for i := range a.n {
 		x, y := float64(a.x[i])-al.tx, float64(a.y[i])-al.ty
 		if b.foot.contains(float32(al.cos*x+al.sin*y), float32(-al.sin*x+al.cos*y)) {
-			nAIn++
+			nAIn += a.w[i]
 		}
 	}
 	minOv := float64(o.MinOverlap)
-	kk := float64(k)
-	return kk * kk / (max(float64(nAIn), kk, minOv) * max(float64(nBIn), kk, minOv))
+	ka, kb := float64(kA), float64(kB)
+	k := math.Sqrt(ka * kb)
+	return ka * kb / (max(float64(nAIn), ka, minOv) * max(float64(nBIn), kb, minOv)) * k / (k + o.PairsConfidence)
 }

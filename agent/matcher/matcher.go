@@ -1,24 +1,34 @@
 // Package matcher compares two fingerprints by their minutiae and returns a
 // similarity score in [0, 1].
 //
-// It implements Minutia Cylinder-Code (MCC; Cappelli, Ferrara and Maltoni,
+// Local stage: Minutia Cylinder-Code (MCC; Cappelli, Ferrara and Maltoni,
 // "Minutia Cylinder-Code: a new representation and matching technique for
-// fingerprint recognition", IEEE TPAMI 32(12), 2010) in its bit-vector form:
-// around each minutia a cylinder of cells records, as bits, which
-// neighbouring minutiae lie where and with which relative direction, in the
-// minutia's own frame, so it does not depend on where the finger was placed
-// or how it was turned. Matching compares every compatible pair of cylinders
-// (popcounts of masked XORs), keeps the best one-to-one pairs, and
-// consolidates them globally with a relaxation (LSS-R): each pair's
-// similarity is reinforced by the other pairs whose distances, directions
-// and radial angles agree with it, so pairs that are only locally similar
-// fade. The score is the mean relaxed similarity of the most efficient
-// pairs.
+// fingerprint recognition", IEEE TPAMI 32(12), 2010) in its bit-vector form.
+// Around each minutia a cylinder of 8×8 cells by 4 direction bins (208 bits
+// in four 64-bit words) records which neighbouring minutiae lie where and
+// with which relative direction, in the minutia's own frame, so it does not
+// depend on where the finger was placed or how it was turned (up to
+// Options.MaxAngle, 90°, between impressions). Every pair of cylinders whose
+// minutia directions are compatible is compared with popcounts of masked
+// XORs, and the best pairs are kept one-to-one.
+//
+// Consolidation: a relaxation (MCC's LSS-R) reinforces each pair by the
+// others whose distances, directions and radial angles agree with it; its
+// score is the mean relaxed similarity of the most efficient pairs. Then a
+// global stage fits the rigid motion between the prints on the best relaxed
+// pairs and those consistent with them, refits it once on what it paired,
+// and pairs every minutia that lands near one of the other print with a
+// similar direction (the distance allowed grows away from the fit, for skin
+// distortion); its score is kA·kB/(nA·nB), the paired minutiae over those
+// each print shows inside the other's footprint, weighed by minutia quality
+// and discounted when few pairs support it. The final score is the geometric
+// mean of the two.
 //
 // Templates from any resolution work: Prepare scales coordinates to 500 ppi.
-// Prepare a template once (it holds the cylinders and the pairwise
-// geometry); Score is then allocation-free and takes tens of microseconds.
-// Scores are deterministic and symmetric up to the order of ties.
+// Prepare a template once (cylinders, pairwise geometry, footprint); Score
+// is then allocation-free and costs about 170,000 instructions for two
+// 40-minutia templates. Scores are deterministic and symmetric up to the
+// order of ties.
 package matcher
 
 import (

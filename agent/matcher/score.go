@@ -34,8 +34,9 @@ type scratch struct {
 	rho                []float32
 	order              []int
 	// The global stage's buffers.
-	fitA, fitB []uint8
-	cands      []candidate
+	fitA, fitB     []uint8
+	matchA, matchB []uint8
+	cands          []candidate
 }
 
 // Score returns the similarity of two templates prepared by this matcher,
@@ -169,37 +170,34 @@ func (m *Matcher) pairRun(out []pair, np int, count *[buckets]int32, a, b *Templ
 		case fullA && fullB:
 			na, nb = popA, int(bPop[j])
 			nx = bits.OnesCount64(ca.val[0]^cb.val[0]) + bits.OnesCount64(ca.val[1]^cb.val[1]) +
-				bits.OnesCount64(ca.val[2]^cb.val[2]) + bits.OnesCount64(ca.val[3]^cb.val[3]) +
-				bits.OnesCount64(ca.val[4]^cb.val[4])
+				bits.OnesCount64(ca.val[2]^cb.val[2]) + bits.OnesCount64(ca.val[3]^cb.val[3])
 		case fullA:
 			if int(bMask[j]) < minMatch {
 				continue
 			}
-			a0, a1, a2, a3, a4 := ca.val[0]&cb.mask[0], ca.val[1]&cb.mask[1], ca.val[2]&cb.mask[2], ca.val[3]&cb.mask[3], ca.val[4]&cb.mask[4]
-			na = bits.OnesCount64(a0) + bits.OnesCount64(a1) + bits.OnesCount64(a2) + bits.OnesCount64(a3) + bits.OnesCount64(a4)
+			a0, a1, a2, a3 := ca.val[0]&cb.mask[0], ca.val[1]&cb.mask[1], ca.val[2]&cb.mask[2], ca.val[3]&cb.mask[3]
+			na = bits.OnesCount64(a0) + bits.OnesCount64(a1) + bits.OnesCount64(a2) + bits.OnesCount64(a3)
 			nb = int(bPop[j])
-			nx = bits.OnesCount64(a0^cb.val[0]) + bits.OnesCount64(a1^cb.val[1]) + bits.OnesCount64(a2^cb.val[2]) +
-				bits.OnesCount64(a3^cb.val[3]) + bits.OnesCount64(a4^cb.val[4])
+			nx = bits.OnesCount64(a0^cb.val[0]) + bits.OnesCount64(a1^cb.val[1]) + bits.OnesCount64(a2^cb.val[2]) + bits.OnesCount64(a3^cb.val[3])
 		case fullB:
 			if maskA < minMatch {
 				continue
 			}
-			b0, b1, b2, b3, b4 := cb.val[0]&ca.mask[0], cb.val[1]&ca.mask[1], cb.val[2]&ca.mask[2], cb.val[3]&ca.mask[3], cb.val[4]&ca.mask[4]
+			b0, b1, b2, b3 := cb.val[0]&ca.mask[0], cb.val[1]&ca.mask[1], cb.val[2]&ca.mask[2], cb.val[3]&ca.mask[3]
 			na = popA
-			nb = bits.OnesCount64(b0) + bits.OnesCount64(b1) + bits.OnesCount64(b2) + bits.OnesCount64(b3) + bits.OnesCount64(b4)
-			nx = bits.OnesCount64(b0^ca.val[0]) + bits.OnesCount64(b1^ca.val[1]) + bits.OnesCount64(b2^ca.val[2]) +
-				bits.OnesCount64(b3^ca.val[3]) + bits.OnesCount64(b4^ca.val[4])
+			nb = bits.OnesCount64(b0) + bits.OnesCount64(b1) + bits.OnesCount64(b2) + bits.OnesCount64(b3)
+			nx = bits.OnesCount64(b0^ca.val[0]) + bits.OnesCount64(b1^ca.val[1]) + bits.OnesCount64(b2^ca.val[2]) + bits.OnesCount64(b3^ca.val[3])
 		default:
-			m0, m1, m2, m3, m4 := ca.mask[0]&cb.mask[0], ca.mask[1]&cb.mask[1], ca.mask[2]&cb.mask[2], ca.mask[3]&cb.mask[3], ca.mask[4]&cb.mask[4]
-			nm := bits.OnesCount64(m0) + bits.OnesCount64(m1) + bits.OnesCount64(m2) + bits.OnesCount64(m3) + bits.OnesCount64(m4)
+			m0, m1, m2, m3 := ca.mask[0]&cb.mask[0], ca.mask[1]&cb.mask[1], ca.mask[2]&cb.mask[2], ca.mask[3]&cb.mask[3]
+			nm := bits.OnesCount64(m0) + bits.OnesCount64(m1) + bits.OnesCount64(m2) + bits.OnesCount64(m3)
 			if nm < minMatch {
 				continue
 			}
-			a0, a1, a2, a3, a4 := ca.val[0]&m0, ca.val[1]&m1, ca.val[2]&m2, ca.val[3]&m3, ca.val[4]&m4
-			b0, b1, b2, b3, b4 := cb.val[0]&m0, cb.val[1]&m1, cb.val[2]&m2, cb.val[3]&m3, cb.val[4]&m4
-			na = bits.OnesCount64(a0) + bits.OnesCount64(a1) + bits.OnesCount64(a2) + bits.OnesCount64(a3) + bits.OnesCount64(a4)
-			nb = bits.OnesCount64(b0) + bits.OnesCount64(b1) + bits.OnesCount64(b2) + bits.OnesCount64(b3) + bits.OnesCount64(b4)
-			nx = bits.OnesCount64(a0^b0) + bits.OnesCount64(a1^b1) + bits.OnesCount64(a2^b2) + bits.OnesCount64(a3^b3) + bits.OnesCount64(a4^b4)
+			a0, a1, a2, a3 := ca.val[0]&m0, ca.val[1]&m1, ca.val[2]&m2, ca.val[3]&m3
+			b0, b1, b2, b3 := cb.val[0]&m0, cb.val[1]&m1, cb.val[2]&m2, cb.val[3]&m3
+			na = bits.OnesCount64(a0) + bits.OnesCount64(a1) + bits.OnesCount64(a2) + bits.OnesCount64(a3)
+			nb = bits.OnesCount64(b0) + bits.OnesCount64(b1) + bits.OnesCount64(b2) + bits.OnesCount64(b3)
+			nx = bits.OnesCount64(a0^b0) + bits.OnesCount64(a1^b1) + bits.OnesCount64(a2^b2) + bits.OnesCount64(a3^b3)
 		}
 		den := sq[na&sqrtMask] + sq[nb&sqrtMask]
 		if den == 0 {
@@ -319,10 +317,11 @@ func dot(x, y []float32) float32 {
 	var s0, s1, s2, s3 float32
 	i := 0
 	for ; i+4 <= len(x); i += 4 {
-		s0 += float32(x[i] * y[i])
-		s1 += float32(x[i+1] * y[i+1])
-		s2 += float32(x[i+2] * y[i+2])
-		s3 += float32(x[i+3] * y[i+3])
+		xs, ys := x[i:i+4:i+4], y[i:i+4:i+4]
+		s0 += float32(xs[0] * ys[0])
+		s1 += float32(xs[1] * ys[1])
+		s2 += float32(xs[2] * ys[2])
+		s3 += float32(xs[3] * ys[3])
 	}
 	for ; i < len(x); i++ {
 		s0 += float32(x[i] * y[i])

@@ -13,7 +13,7 @@ import (
 // cylWords is the number of 64-bit words of a cylinder: Options must give
 // at most 64·cylWords cells. The comparison in localPairs is unrolled for
 // exactly this many words.
-const cylWords = 5
+const cylWords = 4
 
 // rowStride is the row length of Template.dist and Template.radial.
 const rowStride = 256
@@ -37,6 +37,8 @@ type Template struct {
 	// (360/256°), counter-clockwise.
 	x, y []float32
 	ang  []uint8
+	// w weighs each minutia in the global stage by its quality.
+	w []float32
 	// The valid cylinders, by ascending direction of their minutia: the
 	// cylinder, its minutia's index and direction, the popcount of its bits,
 	// the popcount of its mask, and whether all its cells are valid.
@@ -104,10 +106,28 @@ func (m *Matcher) Prepare(minutiae []fmr.Minutia, ppi int) *Template {
 		dist:   make([]uint16, n*rowStride),
 		radial: make([]uint8, n*rowStride),
 	}
+	t.w = make([]float32, n)
+	anyQuality := false
+	for _, mi := range kept {
+		anyQuality = anyQuality || mi.Quality != 0
+	}
 	for i, mi := range kept {
+		t.w[i] = 1
+		if anyQuality && m.opts.QualityWeight > 0 {
+			// Quality 0 means "not reported" only when no minutia reports one.
+			t.w[i] = float32(math.Pow((float64(min(mi.Quality, 100))+1)/101, m.opts.QualityWeight))
+		}
 		t.x[i] = float32(float64(mi.X) * scale)
 		t.y[i] = float32(-float64(mi.Y) * scale)
 		t.ang[i] = mi.Angle
+	}
+	// Weights average 1, so that counts stay comparable to MinOverlap.
+	var wsum float32
+	for _, w := range t.w {
+		wsum += w
+	}
+	for i := range t.w {
+		t.w[i] *= float32(n) / wsum
 	}
 	for i := range n {
 		for j := range n {
