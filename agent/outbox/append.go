@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"slices"
+	"time"
 
 	"go.uber.org/zap"
 )
@@ -209,12 +210,18 @@ func (o *Outbox) commitLoop() {
 	defer o.wg.Done()
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	released := uint64(0) // appenders the last fsync released
+	var lastSync time.Duration
 	for {
 		for o.written == o.durable && !o.closed {
 			o.commitCond.Wait()
 		}
 		if o.written == o.durable {
 			return
+		}
+		if released > 1 && o.opts.CommitDelay > 0 && !o.closed {
+			// Waiting pays only while it is short next to an fsync.
+			o.awaitCohortLocked(o.written-o.durable+released, min(o.opts.CommitDelay, lastSync/2))
 		}
 		act, target, ep := o.active(), o.written, o.ep
 		batch := target - o.durable
@@ -246,11 +253,47 @@ func (o *Outbox) commitLoop() {
 			continue
 		}
 		o.m.fsyncLatency.Observe(el.Seconds())
+		lastSync = el
+		released = 0
 		if target > o.durable {
 			o.m.batch.Observe(float64(batch))
+			released = target - o.durable
 			o.advanceDurableLocked(target)
 		}
 	}
+}
+
+// awaitCohortLocked waits, at most d, until want records wait for an
+// fsync. With several appenders, the ones an fsync just released append
+// again at once; without this wait the committer would sync only the
+// others' records, and two half-size cohorts would take turns. Waiting a
+// little for them doubles the records per fsync when the disk is slow.
+func (o *Outbox) awaitCohortLocked(want uint64, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := o.clk.NewTimer(d)
+	expired := false
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case <-t.C():
+			o.mu.Lock()
+			expired = true
+			o.commitCond.Broadcast()
+			o.mu.Unlock()
+		case <-stop:
+		}
+	}()
+	for !expired && !o.closed && o.written-o.durable < want {
+		o.commitCond.Wait()
+	}
+	t.Stop()
+	close(stop)
+	o.mu.Unlock()
+	<-done
+	o.mu.Lock()
 }
 
 // advanceDurableLocked makes records up to target durable: appenders

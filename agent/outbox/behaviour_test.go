@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -392,7 +393,20 @@ func TestLockedByAnotherOpener(t *testing.T) {
 }
 
 func TestConcurrentAppendersKeepChainOrder(t *testing.T) {
-	o := mustNew(t, "/ob", testOpts(vfs.NewMem()))
+	for _, delay := range []time.Duration{-1, 2 * time.Millisecond} {
+		t.Run(fmt.Sprintf("commit delay %v", delay), func(t *testing.T) {
+			opts := testOpts(vfs.NewMem())
+			opts.CommitDelay = delay
+			if delay > 0 {
+				opts.Clock = clock.Real() // the committer waits on the clock
+			}
+			testConcurrentAppenders(t, opts)
+		})
+	}
+}
+
+func testConcurrentAppenders(t *testing.T, opts *Options) {
+	o := mustNew(t, "/ob", opts)
 	defer o.Close()
 	var wg sync.WaitGroup
 	for w := 0; w < 8; w++ {

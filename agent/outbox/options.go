@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -27,7 +28,13 @@ type Options struct {
 	// MaxDeliveries is the number of failed deliveries (Fail) after which a
 	// record moves to dead letters. Default 10.
 	MaxDeliveries int
-	// Clock stamps append times and measures latencies. Default clock.Real().
+	// CommitDelay bounds how long the committer waits, when several
+	// appenders are active, for the ones the last fsync released to append
+	// again, so one fsync saves them all. It never applies to a lone
+	// appender. Default 2ms; negative disables it.
+	CommitDelay time.Duration
+	// Clock stamps append times, measures latencies and times CommitDelay.
+	// Default clock.Real().
 	Clock clock.Clock
 	// Logger receives recoveries, quarantines and dead letters. Default
 	// zap.NewNop().
@@ -45,8 +52,8 @@ type Options struct {
 }
 
 // DefaultOptions returns the defaults: 2 GiB, 64 MiB segments, 16 MiB
-// records, a window of 4 and 10 deliveries, the wall clock, no logging, no
-// metrics. They match the defaults of the kioskd config.
+// records, a window of 4 and 10 deliveries, a 2ms commit delay, the wall
+// clock, no logging, no metrics. They match the defaults of the kioskd config.
 func DefaultOptions() *Options {
 	return &Options{
 		MaxBytes:       2 << 30,
@@ -54,6 +61,7 @@ func DefaultOptions() *Options {
 		MaxRecordBytes: 16 << 20,
 		Window:         4,
 		MaxDeliveries:  10,
+		CommitDelay:    2 * time.Millisecond,
 		Clock:          clock.Real(),
 		Logger:         zap.NewNop(),
 	}
@@ -81,6 +89,12 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	if r.MaxDeliveries == 0 {
 		r.MaxDeliveries = d.MaxDeliveries
+	}
+	if r.CommitDelay == 0 {
+		r.CommitDelay = d.CommitDelay
+	}
+	if r.CommitDelay < 0 {
+		r.CommitDelay = 0
 	}
 	if r.Clock == nil {
 		r.Clock = d.Clock

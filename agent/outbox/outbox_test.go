@@ -21,7 +21,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // testOpts are small options over a Mem filesystem.
 func testOpts(fs vfs.FS) *Options {
 	return &Options{MaxBytes: 1 << 20, SegmentBytes: 8 << 10, Window: 8, MaxDeliveries: 3,
-		Clock: clock.NewFake(time.Time{}), fs: fs}
+		CommitDelay: -1, // a fake clock would hold it forever
+		Clock:       clock.NewFake(time.Time{}), fs: fs}
 }
 
 func mustNew(t testing.TB, dir string, opts *Options) *Outbox {

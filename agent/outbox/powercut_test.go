@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/bali-rbdes/kiosk/agent/clock"
 	"github.com/bali-rbdes/kiosk/agent/outbox/internal/vfs"
 )
 
@@ -215,6 +216,9 @@ func TestPowerCuts(t *testing.T) {
 		op.MaxBytes = 256 << 10
 		op.SegmentBytes = 8 << 10
 		op.Window = 4
+		if rng.IntN(2) == 0 { // half the time with the committer's delay on a real clock
+			op.Clock, op.CommitDelay = clock.Real(), 2*time.Millisecond
+		}
 		return op
 	}
 	var torn float64
