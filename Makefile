@@ -155,7 +155,7 @@ soak-outbox: ## SIGKILL soak of the outbox, CYCLES kills (default 1000); ends "N
 .PHONY: bench-outbox
 bench-outbox: ## Outbox appends vs bbolt (one Update per record) on this disk, 1 and 8 appenders, 1/16/50 KB, with the ratio; 1 GiB torn-tail open
 	@mkdir -p .bin
-	OUTBOX_BENCH_DIR=$(OUTBOX_BENCH_DIR) $(GO) test -run '^$$' -bench '^(BenchmarkAppend|BenchmarkBboltUpdate)$$' -benchtime 400x -count 3 ./agent/outbox/ | tee .bin/bench-outbox.txt
+	OUTBOX_BENCH_DIR=$(OUTBOX_BENCH_DIR) $(GO) test -run '^$$' -bench '^(BenchmarkAppend|BenchmarkBboltUpdate)$$' -benchtime 400x -count 5 ./agent/outbox/ | tee .bin/bench-outbox.txt
 	@awk -f agent/outbox/bench-ratio.awk .bin/bench-outbox.txt
 	OUTBOX_BENCH_DIR=$(OUTBOX_BENCH_DIR) OUTBOX_BENCH_BIG=1 $(GO) test -run '^$$' -bench '^BenchmarkOpen1GiBTornTail$$' -benchtime 5x ./agent/outbox/
 
