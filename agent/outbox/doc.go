@@ -10,7 +10,10 @@
 //     fsynced (fdatasync), the directory too when the record started a new
 //     segment. Concurrent appenders share fsyncs (group commit): one
 //     committer goroutine syncs whatever was written while the previous sync
-//     ran, so with N appenders one fsync saves up to N records.
+//     ran, after waiting briefly (Options.CommitDelay, at most half the last
+//     fsync's time) for the appenders the previous sync released, so with N
+//     appenders one fsync saves up to N records. A lone appender costs one
+//     fsync per record and never waits.
 //   - Every record has a sequence number, 1, 2, 3, ..., that survives
 //     restarts, and AppendWith hands the record builder the sequence number
 //     and the SHA-256 of the previous payload, so the security layer can sign
@@ -28,8 +31,10 @@
 //     whose header is unreadable is moved to DIR/quarantine; a missing or
 //     inconsistent acknowledgement state is rebuilt from the segments.
 //     Every repair is logged and counted in kiosk_outbox_recoveries_total.
-//     Sealed segments are not read at open (each ends with a footer), so
-//     opening a full outbox takes milliseconds, not a scan of every byte.
+//     Opening reads only the footers of sealed segments and the newest
+//     segment in full, so its cost does not grow with the size of the outbox
+//     (about 0.3 s for 1 GiB in 64 MiB segments with a torn tail, measured
+//     on a loaded cloud VM).
 //
 // # Delivery
 //
@@ -66,7 +71,7 @@
 //
 //	u32 length | u32 CRC32C | u64 seq | i64 unix ns | payload
 //
-// where the CRC covers length, seq, time and payload. A sealed segment ends
+// where the CRC covers the payload, then length, seq and time. A sealed segment ends
 // with a footer frame (seq 0) counting its records. The payloads are sealed
 // records: nothing here ever decrypts or prints them.
 //
