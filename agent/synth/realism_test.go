@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"image"
-	"image/png"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -116,7 +115,7 @@ func TestRealism(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := png.Encode(out, im.Image); err != nil {
+			if err := synth.EncodePNG(out, im.Image, im.PPI); err != nil {
 				t.Fatal(err)
 			}
 			out.Close()

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"image/png"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -23,7 +22,8 @@ and DIR/F_I.ist the same minutiae as an ISO/IEC 19794-2:2005 record.
 
 Finger 101+i is finger position (i mod 10)+1 of traveller synth.SetTraveller(S, i/10),
 so every ten fingers are one traveller's ten fingers. The same flags give
-byte-identical files on every machine and architecture.`
+byte-identical files on every machine and architecture. The PNGs state their
+resolution (pHYs), so kioskctl eval reads them at the right PPI.`
 
 func runSynth(ctx context.Context, st *stdio, args []string) error {
 	fs := newFlags(st, "synth", "", synthAbout)
@@ -96,8 +96,8 @@ func runSynth(ctx context.Context, st *stdio, args []string) error {
 // writeImpression writes NAME.png, NAME.json and NAME.ist into dir.
 func writeImpression(dir, name string, im *synth.Impression, finger, imp int, traveller uint64) error {
 	var img bytes.Buffer
-	if err := png.Encode(&img, im.Image); err != nil {
-		return fmt.Errorf("%s: encoding PNG: %w", name, err)
+	if err := synth.EncodePNG(&img, im.Image, im.PPI); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	tf := im.TruthFile()
 	tf.Finger, tf.Impression, tf.TravellerSeed = finger, imp, traveller

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bali-rbdes/kiosk/agent/fingerimage"
 	"github.com/bali-rbdes/kiosk/agent/fmr"
 	"github.com/bali-rbdes/kiosk/agent/synth"
 )
@@ -30,8 +31,12 @@ func TestSynthWritesFVCLayoutWithTruth(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.HasPrefix(png, []byte("\x89PNG")) {
-			t.Errorf("%s.png does not start with the PNG signature", name)
+		img, err := fingerimage.DecodeBytes(png)
+		if err != nil {
+			t.Fatalf("%s.png: %v", name, err)
+		}
+		if img.PPI != 508 || img.Gray.Bounds().Dx() != 256 || img.Gray.Bounds().Dy() != 288 {
+			t.Errorf("%s.png: %v at %d ppi, want 256x288 at 508", name, img.Gray.Bounds(), img.PPI)
 		}
 		js, err := os.ReadFile(filepath.Join(dir, name+".json"))
 		if err != nil {
