@@ -209,7 +209,7 @@ func (n *Node) Run(ctx context.Context) error {
 			filters := map[string]byte{
 				wire.SharedFilter(n.o.ShareGroup, n.o.Country, wire.KindCapture):  1,
 				wire.SharedFilter(n.o.ShareGroup, n.o.Country, wire.KindCmdReply): 1,
-				wire.KindFilter(n.o.Country, wire.KindStatus):                      1,
+				wire.KindFilter(n.o.Country, wire.KindStatus):                     1,
 			}
 			tok := c.SubscribeMultiple(filters, func(_ paho.Client, m paho.Message) { n.receive(m) })
 			go n.subscribed(tok)

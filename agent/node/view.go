@@ -139,3 +139,22 @@ func (s *Store) Records(ctx context.Context, kiosk string) ([]StoredRecord, erro
 	}
 	return out, rows.Err()
 }
+
+// StoredBy returns, for every stored record in storage order, the id of
+// the node instance that stored it.
+func (s *Store) StoredBy(ctx context.Context) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT node_id FROM records ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("node: listing records: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("node: reading records: %w", err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}

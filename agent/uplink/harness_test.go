@@ -145,9 +145,11 @@ type testKiosk struct {
 
 // kioskOptions tweak startKiosk.
 type kioskOptions struct {
-	certCN  string // default: the kiosk id
+	certCN   string // default: the kiosk id
 	inflight int
-	tweak   func(o *uplink.Options)
+	tweak    func(o *uplink.Options)
+	// captureTopic, when set, is where the kiosk publishes its records.
+	captureTopic string
 }
 
 // startKiosk creates kiosk id's outbox and runs its uplink against brokers.
@@ -195,6 +197,9 @@ func (r *rig) startKiosk(id string, ko kioskOptions, brokers ...string) *testKio
 	k.up, err = uplink.New(k.ob, o)
 	if err != nil {
 		r.t.Fatal(err)
+	}
+	if ko.captureTopic != "" {
+		uplink.OverrideCaptureTopic(k.up, ko.captureTopic)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
