@@ -56,6 +56,8 @@ func (e *Extractor) blocks() {
 	}
 }
 
+var oriR = 2
+
 // Segmentation constants.
 var (
 	// minEnergy is the least mean squared gradient of a foreground block,
@@ -349,8 +351,8 @@ func (e *Extractor) orient() {
 				continue
 			}
 			var sc, ss int64
-			for y := max(by-2, 0); y <= min(by+2, bh-1); y++ {
-				for x := max(bx-2, 0); x <= min(bx+2, bw-1); x++ {
+			for y := max(by-oriR, 0); y <= min(by+oriR, bh-1); y++ {
+				for x := max(bx-oriR, 0); x <= min(bx+oriR, bw-1); x++ {
 					j := y*bw + x
 					sc += int64(vc[j])
 					ss += int64(vs[j])
@@ -358,7 +360,7 @@ func (e *Extractor) orient() {
 			}
 			// Gradient doubled angle → ridge orientation: halve, turn 90°.
 			e.ori[i] = int16((atan2(ss, sc)/2 + turn/4) & (halfTurn - 1))
-			e.coh[i] = uint8(min(isqrt(sc*sc+ss*ss)*255/(25*16384), 255))
+			e.coh[i] = uint8(min(isqrt(sc*sc+ss*ss)*255/(int64((2*oriR+1)*(2*oriR+1))*16384), 255))
 		}
 	}
 }

@@ -362,46 +362,49 @@ func (e *Extractor) rawDir(c *candidate) int {
 // direction sets the minutia direction as ISO/IEC 19794-2 and MINEX
 // extractors give it: for an ending, from the end along the ridge it ends
 // (into the ridge); for a bifurcation, from the fork into the valley
-// between the two branches (away from the single ridge). The traced
-// direction is aligned with the smoothed orientation field, which is
-// steadier than a short trace, where the field is certain and agrees.
-// (TestMINEX checks the convention against the MINEX reference templates.)
+// between the two branches (away from the single ridge), taken as the
+// bisector of the two branches that are closest in direction. Where the
+// smoothed orientation field agrees with that traced direction within 45°,
+// the field gives the direction (with the traced sense): it is far
+// steadier than a trace of a few pixels, and bozorth3-style matchers,
+// which compare directions within about 11°, depend on that. (TestMINEX
+// checks the convention against the MINEX reference templates.)
 func (e *Extractor) direction(c *candidate) {
-	var traced int
+	var traced int // ISO sense
 	if !c.bif {
-		traced = e.rawDir(c)
+		traced = e.rawDir(c) + halfTurn
 	} else {
 		var dirs [3]int
 		for a := range 3 {
 			dirs[a] = atan2(int64(-c.arms[a].dy), int64(c.arms[a].dx))
 		}
-		// The trunk is the arm farthest from the other two.
-		best, bestSep := 0, -1
+		// The trunk is the arm farthest from the other two; the others
+		// are the branches.
+		trunk, sep := 0, -1
 		for a := range 3 {
-			sep := min(angleDiff(dirs[a], dirs[(a+1)%3]), angleDiff(dirs[a], dirs[(a+2)%3]))
-			if sep > bestSep {
-				best, bestSep = a, sep
+			d := min(angleDiff(dirs[a], dirs[(a+1)%3]), angleDiff(dirs[a], dirs[(a+2)%3]))
+			if d > sep {
+				trunk, sep = a, d
 			}
 		}
-		traced = dirs[best]
+		b1, b2 := dirs[(trunk+1)%3], dirs[(trunk+2)%3]
+		d := (b2 - b1) & (turn - 1)
+		if d > halfTurn {
+			d -= turn
+		}
+		traced = b1 + d/2
 	}
+	traced &= turn - 1
 	b := (int(c.y)/bs)*e.bw + int(c.x)/bs
 	field := int(e.ori[b])
 	if angleDiff(field, traced) > turn/4 {
 		field += halfTurn
 	}
-	// Blend: the field where it is certain and agrees with the trace.
-	diff := angleDiff(field, traced)
-	if diff > turn/8 {
-		c.dir = (traced + halfTurn) & (turn - 1)
+	if angleDiff(field, traced) > turn/8 {
+		c.dir = traced
 		return
 	}
-	w := int(e.coh[b]) // 0-255 weight of the field
-	delta := (field - traced) & (turn - 1)
-	if delta > halfTurn {
-		delta -= turn
-	}
-	c.dir = (traced + delta*w/255 + halfTurn) & (turn - 1)
+	c.dir = field & (turn - 1)
 }
 
 // minutiaQuality rates a minutia 0-100 from the orientation certainty and

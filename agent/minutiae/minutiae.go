@@ -139,8 +139,7 @@ type Extractor struct {
 	clarN   int
 
 	// Thinning and detection.
-	queue []int32
-	next  []int32
+	dirty []int32 // thinning: last pass that changed each row
 	cands []candidate
 
 	tables *tables
@@ -271,6 +270,6 @@ func (e *Extractor) WorkingMemory() int {
 	n := cap(e.gray) + cap(e.along) + cap(e.bin) + 8*(cap(e.bits)+cap(e.bits2))
 	n += cap(e.bmean) + cap(e.bstd) + cap(e.coh) + cap(e.mask) + cap(e.dil) + cap(e.dist)
 	n += 4*(cap(e.sxx)+cap(e.syy)+cap(e.sxy)+cap(e.energy)+cap(e.tmp)) + 2*cap(e.ori)
-	n += 4*(cap(e.queue)+cap(e.next)) + cap(e.cands)*int(unsafe.Sizeof(candidate{}))
+	n += 4*cap(e.dirty) + cap(e.cands)*int(unsafe.Sizeof(candidate{}))
 	return n + int(unsafe.Sizeof(*e)) + int(unsafe.Sizeof(tables{}))
 }

@@ -46,11 +46,20 @@ const (
 // for tracing.
 func (e *Extractor) thin() {
 	src, dst := e.bits, e.bits2
+	// dirty[y+1] is the last pass that deleted pixels in row y; a row
+	// whose neighbourhood has not changed for four passes would not change
+	// in the fifth either, and is copied rather than recomputed.
+	e.dirty = grow(e.dirty, e.h+2)
+	for i := range e.dirty {
+		e.dirty[i] = 4
+	}
+	pass := int32(4)
 	for round := 0; round < maxThinRounds; round++ {
 		var changed uint64
 		for dir := north; dir <= west; dir++ {
-			changed |= e.thinPass(src, dst, dir)
+			changed |= e.thinPass(src, dst, dir, pass)
 			src, dst = dst, src
+			pass++
 		}
 		if changed == 0 {
 			break
@@ -73,14 +82,20 @@ func (e *Extractor) thin() {
 
 // thinPass runs one directional pass from src into dst and returns a
 // non-zero value when it deleted something.
-func (e *Extractor) thinPass(src, dst []uint64, dir int) uint64 {
+func (e *Extractor) thinPass(src, dst []uint64, dir int, pass int32) uint64 {
 	wpr := e.wpr
+	dirty := e.dirty
 	var changed uint64
 	for y := 1; y <= e.h; y++ {
 		up := src[(y-1)*wpr : y*wpr]
 		cur := src[y*wpr : (y+1)*wpr]
 		down := src[(y+1)*wpr : (y+2)*wpr]
 		out := dst[y*wpr : (y+1)*wpr]
+		if max(dirty[y-1], dirty[y], dirty[y+1]) < pass-4 {
+			copy(out, cur)
+			continue
+		}
+		var rowDel uint64
 		for j := 1; j < wpr-1; j++ {
 			c := cur[j]
 			if c == 0 {
@@ -124,7 +139,11 @@ func (e *Extractor) thinPass(src, dst []uint64, dir int) uint64 {
 			}
 			del := c & border & simple & two
 			out[j] = c &^ del
-			changed |= del
+			rowDel |= del
+		}
+		if rowDel != 0 {
+			dirty[y] = pass
+			changed |= rowDel
 		}
 	}
 	return changed
