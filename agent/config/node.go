@@ -57,7 +57,8 @@ type NodeStore struct {
 type NodeKeys struct {
 	// NodeKeys are the HPKE private keys records are opened with.
 	NodeKeys []NodeKey `yaml:"node_keys"`
-	// CommandKey is the Ed25519 private key that signs commands.
+	// CommandKey is the Ed25519 private key that signs commands and every
+	// Ack; required.
 	CommandKey PublicKeyFile `yaml:"command_key"`
 }
 
@@ -160,12 +161,12 @@ func (c *Node) validate(ps *problems) {
 		}
 		privateFile(ps, base+".file", nk.File, "a node private sealing key")
 	}
-	if c.Keys.CommandKey.File != "" {
-		if !keyIDRe.MatchString(c.Keys.CommandKey.ID) {
-			ps.add("keys.command_key.id", c.Keys.CommandKey.ID, "want 1-64 characters of letters, digits, '.', '_' and '-'")
-		}
-		privateFile(ps, "keys.command_key.file", c.Keys.CommandKey.File, "the node's Ed25519 command-signing key")
+	// The command key signs every ack (kiosks ignore unsigned ones), so it
+	// is required.
+	if !keyIDRe.MatchString(c.Keys.CommandKey.ID) {
+		ps.add("keys.command_key.id", c.Keys.CommandKey.ID, "want 1-64 characters of letters, digits, '.', '_' and '-'")
 	}
+	privateFile(ps, "keys.command_key.file", c.Keys.CommandKey.File, "the node's Ed25519 command-signing key, which signs every ack (kioskctl keys node makes it)")
 	validListen(ps, "http.listen", c.HTTP.Listen, c.HTTP.AllowRemote)
 	validLog(ps, "log", c.Log)
 }

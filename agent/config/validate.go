@@ -265,6 +265,9 @@ func (c *Kiosk) validateKeys(ps *problems) {
 	if k.Current != "" && !ids[k.Current] {
 		ps.add("keys.current", k.Current, "want the id of one of keys.node_keys")
 	}
+	if len(k.CommandKeys) == 0 && c.Uplink.Enabled() {
+		ps.add("keys.command_keys", "", "want at least one node command public key when uplink.brokers is set: the node signs every ack with it, and unsigned acks are ignored")
+	}
 	for i, ck := range k.CommandKeys {
 		base := fmt.Sprintf("keys.command_keys[%d]", i)
 		if !keyIDRe.MatchString(ck.ID) {
