@@ -243,13 +243,20 @@ func (m *Matcher) globalScore(s *scratch, nSel int, lambda []float32, a, b *Temp
 		}
 		s.fitA, s.fitB = pa, pb
 		al := fitAlignment(a, b, pa, pb)
-		bestScore = max(bestScore, m.pairUp(s, al, a, b))
+		if score := m.pairUp(s, al, a, b); score > bestScore {
+			bestScore = score
+			s.bestA, s.bestB = append(s.bestA[:0], s.matchA...), append(s.bestB[:0], s.matchB...)
+		}
+	}
+	// Refit the best alignment on the pairs it found, and pair again.
+	if bestScore > 0 {
 		for range o.Refits {
-			if len(s.matchA) < 3 {
+			if len(s.bestA) < 3 {
 				break
 			}
-			al = fitAlignment(a, b, s.matchA, s.matchB)
+			al := fitAlignment(a, b, s.bestA, s.bestB)
 			bestScore = max(bestScore, m.pairUp(s, al, a, b))
+			s.bestA, s.bestB = append(s.bestA[:0], s.matchA...), append(s.bestB[:0], s.matchB...)
 		}
 	}
 	return bestScore

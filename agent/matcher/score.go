@@ -36,6 +36,7 @@ type scratch struct {
 	// The global stage's buffers.
 	fitA, fitB     []uint8
 	matchA, matchB []uint8
+	bestA, bestB   []uint8
 	cands          []candidate
 }
 
