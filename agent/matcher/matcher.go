@@ -35,6 +35,8 @@ import (
 	"fmt"
 	"math"
 	"sync"
+
+	"github.com/bali-rbdes/kiosk/agent/fmr"
 )
 
 // Matcher holds the parameters and lookup tables; it is immutable and safe
@@ -171,3 +173,11 @@ var defaultMatcher = sync.OnceValue(func() *Matcher {
 
 // Default returns the matcher with DefaultOptions, shared and immutable.
 func Default() *Matcher { return defaultMatcher() }
+
+// Prepare prepares minutiae at ppi pixels per inch with the Default
+// matcher; see Matcher.Prepare.
+func Prepare(minutiae []fmr.Minutia, ppi int) *Template { return Default().Prepare(minutiae, ppi) }
+
+// Score compares two templates prepared with the Default matcher; see
+// Matcher.Score.
+func Score(a, b *Template) float64 { return Default().Score(a, b) }
