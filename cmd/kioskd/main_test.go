@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"io"
 	"net"
 	"net/http"
@@ -18,21 +20,55 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/bali-rbdes/kiosk/agent/config"
+	"github.com/bali-rbdes/kiosk/agent/keys"
+	"github.com/bali-rbdes/kiosk/agent/seal"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// writeKeys writes real kiosk keys into dir: the device key, the node's
+// sealing public key (the default post-quantum suite) and a command key.
+func writeKeys(t *testing.T, dir string) ed25519.PrivateKey {
+	t.Helper()
+	_, dev, _ := ed25519.GenerateKey(rand.Reader)
+	devPEM, err := keys.MarshalEd25519Private(dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nk, err := keys.GenerateHPKE(seal.KEMMLKEM768X25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmdPub, cmdKey, _ := ed25519.GenerateKey(rand.Reader)
+	cmdPEM, _ := keys.MarshalEd25519Public(cmdPub)
+	for name, f := range map[string]struct {
+		data []byte
+		mode os.FileMode
+	}{
+		"device.key": {devPEM, 0o600},
+		"node.pub":   {keys.MarshalHPKEPublic("node-1", nk.PublicKey()), 0o644},
+		"cmd.pub":    {cmdPEM, 0o644},
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), f.data, f.mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return cmdKey
+}
 
 // writeSimConfig writes a valid kioskd config with simulated devices, its
 // key files and directories into a temp dir and returns the config path.
 func writeSimConfig(t *testing.T, listen string) string {
 	t.Helper()
+	return writeConfig(t, listen, "")
+}
+
+// writeConfig is writeSimConfig with an extra YAML section (an uplink).
+func writeConfig(t *testing.T, listen, extra string) string {
+	t.Helper()
 	dir := t.TempDir()
-	for name, mode := range map[string]os.FileMode{"device.key": 0o600, "node.pub": 0o644} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte("placeholder key for config validation"), mode); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cfg := strings.ReplaceAll(`
+	writeKeys(t, dir)
+	cfg := strings.ReplaceAll(extra+`
 kiosk:
   id: kiosk-test-01
   country: IDN
@@ -51,6 +87,9 @@ keys:
   node_keys:
     - id: node-1
       file: DIR/node.pub
+  command_keys:
+    - id: cmd-1
+      file: DIR/cmd.pub
 http:
   listen: LISTEN
 log:
@@ -74,6 +113,14 @@ func TestRunExitCodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	good := writeSimConfig(t, "127.0.0.1:0")
+	badKey := writeSimConfig(t, "127.0.0.1:0")
+	if err := os.WriteFile(filepath.Join(filepath.Dir(badKey), "device.key"), []byte("not a key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	openKey := writeSimConfig(t, "127.0.0.1:0")
+	if err := os.Chmod(filepath.Join(filepath.Dir(openKey), "device.key"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name     string
 		args     []string
@@ -86,6 +133,8 @@ func TestRunExitCodes(t *testing.T) {
 		{"broken config", []string{"-config", broken}, 2, "kiosk.id"},
 		{"broken config names country", []string{"-config", broken}, 2, "kiosk.country"},
 		{"check valid config", []string{"-config", good, "-check"}, 0, ""},
+		{"device key not a key", []string{"-config", badKey}, 2, "device signing key"},
+		{"device key readable by others", []string{"-config", openKey}, 2, "device"},
 		{"help", []string{"-h"}, 0, ""},
 		{"version", []string{"-version"}, 0, ""},
 	}
