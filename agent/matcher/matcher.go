@@ -27,8 +27,8 @@
 // Templates from any resolution work: Prepare scales coordinates to 500 ppi.
 // Prepare a template once (cylinders, pairwise geometry, footprint); Score
 // is then allocation-free and costs about 170,000 instructions for two
-// 40-minutia templates. Scores are deterministic and symmetric up to the
-// order of ties.
+// 40-minutia templates. Scores are deterministic and exactly symmetric:
+// Score(a, b) == Score(b, a).
 package matcher
 
 import (

@@ -79,7 +79,7 @@ func TestScoreProperties(t *testing.T) {
 					if ab < 0 || ab > 1 || math.IsNaN(ab) {
 						t.Fatalf("Score = %v, want in [0, 1]", ab)
 					}
-					if math.Abs(ab-ba) > 0.05 {
+					if ab != ba {
 						t.Errorf("Score(%d/%d, %d/%d) = %.4f but reversed %.4f: not symmetric", f, i, g, j, ab, ba)
 					}
 					if again := m.Score(a, b); again != ab {

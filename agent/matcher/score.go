@@ -56,8 +56,13 @@ func (m *Matcher) Score(a, b *Template) float64 {
 	return math.Exp((1-w)*math.Log(relax) + w*math.Log(global))
 }
 
-// scoreParts returns the relaxation's and the global stage's scores.
+// scoreParts returns the relaxation's and the global stage's scores. The
+// templates are taken in the order of their keys, so that swapping them
+// gives exactly the same score.
 func (m *Matcher) scoreParts(a, b *Template) (relax, global float64) {
+	if a.key > b.key {
+		a, b = b, a
+	}
 	if (a.m != m && a.m.opts != m.opts) || (b.m != m && b.m.opts != m.opts) {
 		panic("matcher: Score given templates prepared with other options")
 	}

@@ -2,7 +2,9 @@ package matcher
 
 import (
 	"cmp"
+	"encoding/binary"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"math/bits"
 	"slices"
@@ -31,6 +33,9 @@ type cylinder struct {
 // concurrent use; prepare it once and score it many times.
 type Template struct {
 	m *Matcher
+	// key orders templates so that Score(a, b) and Score(b, a) compute the
+	// same thing: a hash of the minutiae kept and the resolution.
+	key uint64
 	// n is the number of minutiae kept.
 	n int
 	// x, y in pixels at 500 ppi, y pointing up; ang in ISO units
@@ -111,6 +116,14 @@ func (m *Matcher) Prepare(minutiae []fmr.Minutia, ppi int) *Template {
 	for _, mi := range kept {
 		anyQuality = anyQuality || mi.Quality != 0
 	}
+	h := fnv.New64a()
+	var buf [8]byte
+	binary.LittleEndian.PutUint64(buf[:], math.Float64bits(scale))
+	h.Write(buf[:])
+	for _, mi := range kept {
+		h.Write([]byte{byte(mi.X), byte(mi.X >> 8), byte(mi.Y), byte(mi.Y >> 8), mi.Angle, mi.Quality, byte(mi.Kind)})
+	}
+	t.key = h.Sum64()
 	for i, mi := range kept {
 		t.w[i] = 1
 		if anyQuality && m.opts.QualityWeight > 0 {
