@@ -106,6 +106,7 @@ func newEvalExtractor() (fvc.Extractor, error) {
 	return evalExtractor{e}, nil
 }
 
+// Extract runs the pipeline and returns its minutiae as an ISO record.
 func (x evalExtractor) Extract(img *image.Gray, ppi int) (*fmr.Record, error) {
 	res, err := x.e.Extract(img, ppi)
 	if err != nil {
