@@ -15,7 +15,9 @@ type Rates struct {
 	EERThreshold float64
 	// FNMRAt1 and FNMRAt01 are the lowest false non-match rates with a
 	// false match rate of at most 1% and 0.1% (FVC's FMR100 and FMR1000);
-	// ThresholdAt1 and ThresholdAt01 the thresholds that give them.
+	// ThresholdAt1 and ThresholdAt01 the thresholds that give them. Like
+	// EERThreshold they are observed scores: any threshold above the next
+	// lower observed score gives the same rates.
 	FNMRAt1, FNMRAt01           float64
 	ThresholdAt1, ThresholdAt01 float64
 	// ZeroFMR is the lowest FNMR with no false match.
