@@ -223,7 +223,7 @@ func newRig(t *testing.T, ro rigOptions) *rig {
 	w, err := New(Deps{Finger: r.sensor, FingerPipeline: fakePipeline{}, Camera: fakeCamera{}, Face: r.face, Saver: r.saver,
 		Presence: r.presence, Room: ro.room}, cfg,
 		&Options{KioskID: "kiosk-test-1", Site: "lane 1", AgentVersion: "test", FingerDevice: "fingerprint", FaceDevice: "face",
-			Devices: []*rbdesv1.DeviceInfo{{Kind: rbdesv1.DeviceKind_DEVICE_KIND_FINGERPRINT_SENSOR, Name: "fingerprint", Driver: "fake"}},
+			Devices:    []*rbdesv1.DeviceInfo{{Kind: rbdesv1.DeviceKind_DEVICE_KIND_FINGERPRINT_SENSOR, Name: "fingerprint", Driver: "fake"}},
 			PolicyFile: ro.policyFile, Clock: r.clk})
 	if err != nil {
 		t.Fatal(err)
