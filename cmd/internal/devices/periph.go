@@ -35,7 +35,10 @@ import (
 )
 
 // periphOpeners are the drivers on periph buses and pins, the USB camera,
-// and their simulators. GPIO roles without a capability field in Device
+// and their simulators. Device.Sim is *fpc1020sim.Sim, *arducamsim.Sim or
+// *uvcsim.Sim for the simulated sensors, the *gpiosim.Pin behind
+// sim-presence, sim-illumination and sim-tamper (Drive it to open the
+// enclosure), and [3]*gpiosim.Pin (red, green, blue) for sim-led. GPIO roles without a capability field in Device
 // are reached through Device.Dev: *presence.Sensor, *statusled.LED,
 // *illumination.Light and *tamper.Switch; whoever uses presence and tamper
 // runs their Run(ctx) (sim-presence's traveller runs until Close).
@@ -211,6 +214,7 @@ func openSimFPC1020(_ context.Context, cfg config.Device, env *Env, dev *Device)
 	if err != nil {
 		return err
 	}
+	dev.Sim = sim
 	fo.Logger = env.Logger.Named(cfg.Name)
 	return attachFPC1020(dev, sim.Port(), sim.ResetPin(), sim.IRQPin(), "simulator", fo)
 }
@@ -311,6 +315,7 @@ func openSimArduCAM(_ context.Context, cfg config.Device, env *Env, dev *Device)
 	if err != nil {
 		return err
 	}
+	dev.Sim = sim
 	ao.Logger = env.Logger.Named(cfg.Name)
 	return attachArduCAM(dev, sim.Port(), sim.Bus(), "simulator", ao)
 }
@@ -390,6 +395,7 @@ func openSimUVC(_ context.Context, cfg config.Device, env *Env, dev *Device) err
 	if err != nil {
 		return err
 	}
+	dev.Sim = sim
 	uo.Logger = env.Logger.Named(cfg.Name)
 	return attachUVC(dev, sim, "simulator", uo)
 }
@@ -493,6 +499,7 @@ func openSimPresence(_ context.Context, cfg config.Device, env *Env, dev *Device
 	if err := attachPresence(dev, pin, po); err != nil {
 		return err
 	}
+	dev.Sim = pin
 	runSim(dev, tr.Run)
 	dev.Info.Params = append(dev.Info.Params, Param{"traveller every", interval.String()})
 	return nil
@@ -536,13 +543,16 @@ func openGPIOLED(_ context.Context, cfg config.Device, env *Env, dev *Device) er
 func openSimLED(_ context.Context, cfg config.Device, env *Env, dev *Device) error {
 	log := env.Logger.Named(cfg.Name)
 	var pins [3]gpio.PinOut
+	var sims [3]*gpiosim.Pin
 	for i, colour := range []string{"red", "green", "blue"} {
 		p := gpiosim.NewPin("sim-led-"+colour, gpio.Low, nil)
 		p.OnOut(func(l gpio.Level, _ gpio.Duty) {
 			log.Debug("simulated LED die", zap.String("die", colour), zap.Bool("on", bool(l)))
 		})
 		pins[i] = p
+		sims[i] = p
 	}
+	dev.Sim = sims
 	return attachLED(dev, pins, &statusled.Options{Logger: log})
 }
 
@@ -582,6 +592,7 @@ func openGPIOIllumination(_ context.Context, cfg config.Device, env *Env, dev *D
 func openSimIllumination(_ context.Context, cfg config.Device, env *Env, dev *Device) error {
 	log := env.Logger.Named(cfg.Name)
 	pin := gpiosim.NewPin("sim-illumination", gpio.Low, nil)
+	dev.Sim = pin
 	pin.OnOut(func(l gpio.Level, d gpio.Duty) {
 		log.Debug("simulated face light", zap.Bool("on", bool(l)), zap.Stringer("duty", d))
 	})
@@ -618,6 +629,7 @@ func openGPIOTamper(_ context.Context, cfg config.Device, env *Env, dev *Device)
 
 func openSimTamper(_ context.Context, cfg config.Device, env *Env, dev *Device) error {
 	pin := gpiosim.NewPin("sim-tamper", gpio.Low, nil) // enclosure closed
+	dev.Sim = pin
 	return attachTamper(dev, pin, &tamper.Options{Logger: env.Logger.Named(cfg.Name)})
 }
 

@@ -14,8 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"periph.io/x/conn/v3/gpio"
+
 	"github.com/bali-rbdes/kiosk/agent/config"
 	"github.com/bali-rbdes/kiosk/drivers/fpc1020"
+	"github.com/bali-rbdes/kiosk/drivers/fpc1020/fpc1020sim"
+	"github.com/bali-rbdes/kiosk/drivers/gpiosim"
 	"github.com/bali-rbdes/kiosk/drivers/illumination"
 	"github.com/bali-rbdes/kiosk/drivers/presence"
 	"github.com/bali-rbdes/kiosk/drivers/statusled"
@@ -129,6 +133,13 @@ func TestSimulatorFaultsOption(t *testing.T) {
 	if _, err := d.Capture(context.Background()); err != nil {
 		t.Errorf("second Capture = %v", err)
 	}
+	// And one injected through Device.Sim.
+	if err := dev.Sim.(*fpc1020sim.Sim).Inject(fpc1020sim.BadFrame); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Capture(context.Background()); !errors.Is(err, fpc1020.ErrSensor) {
+		t.Errorf("Capture after injecting bad-frame = %v, want ErrSensor", err)
+	}
 }
 
 func TestGPIOSimulators(t *testing.T) {
@@ -140,9 +151,25 @@ func TestGPIOSimulators(t *testing.T) {
 	if err := light.Set(0.5); err != nil || light.Level() != 0.5 {
 		t.Errorf("light Set(0.5) = %v, level %v", err, light.Level())
 	}
-	sw := mustOpen(t, config.Device{Name: "case", Driver: "sim-tamper"}).Dev.(*tamper.Switch)
+	tdev := mustOpen(t, config.Device{Name: "case", Driver: "sim-tamper"})
+	sw := tdev.Dev.(*tamper.Switch)
 	if sw.Open() || sw.Tampered() {
 		t.Error("simulated enclosure starts open")
+	}
+	// Open the simulated enclosure through Device.Sim.
+	tctx, tcancel := context.WithCancel(context.Background())
+	tdone := make(chan error)
+	go func() { tdone <- sw.Run(tctx) }()
+	tdev.Sim.(*gpiosim.Pin).Drive(gpio.High)
+	if ev := <-sw.Events(); !ev.Open || !sw.Tampered() {
+		t.Errorf("after opening the simulated enclosure: event %+v, tampered %v", ev, sw.Tampered())
+	}
+	tcancel()
+	if err := <-tdone; err != nil {
+		t.Errorf("tamper Run = %v", err)
+	}
+	if pins, ok := mustOpen(t, config.Device{Name: "led", Driver: "sim-led"}).Sim.([3]*gpiosim.Pin); !ok || pins[2] == nil {
+		t.Error("sim-led Device.Sim is not its three pins")
 	}
 
 	s := mustOpen(t, config.Device{Name: "door", Driver: "sim-presence",
