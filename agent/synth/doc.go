@@ -14,7 +14,8 @@
 //   - an orientation field from Sherlock and Monro's zero-pole model with a
 //     Vizcaya-Gerhardt piecewise-linear correction around each singular
 //     point (arches: a closed-form arch flow);
-//   - a ridge period map of about 8.3 to 10.2 pixels varying smoothly;
+//   - a ridge period map (0.38 to 0.56 mm: 7.6 to 11 pixels, drawn per
+//     finger) varying smoothly over the finger;
 //   - a fingertip outline (half-ellipses and a straight middle part);
 //   - a ridge pattern grown from a few random seed patches by iterated
 //     oriented Gabor filtering with a saturating gain until it stops

@@ -51,10 +51,10 @@ func hashImpression(im *Impression) string {
 func TestGolden(t *testing.T) {
 	const seed = 20020101
 	want := map[string]string{
-		"master":  "2167999a564ba62b",
-		"optical": "fe7d7b7655bc01ae",
-		"r30x":    "4ef16d7c474cb833",
-		"fpc1020": "740470f18e37691c",
+		"master":  "3b83ba21cb43d121",
+		"optical": "7bf7452e53296c89",
+		"r30x":    "9c7c6b3173827984",
+		"fpc1020": "d630fa0708d5b156",
 	}
 	got := map[string]string{}
 	var m *Master

@@ -105,7 +105,7 @@ func (g *Generator) grow(m *Master, r *rng) ([]float32, int) {
 	const (
 		hw, hh = masterW / 2, masterH / 2
 	)
-	base := r.uniform(8.3, 10.2)
+	base := r.uniform(7.6, 11)
 	pnoise := newValueNoise(r, masterW, masterH, 72)
 	fine := newValueNoise(r, masterW, masterH, 26)
 	period := func(x, y float64) float64 {

@@ -161,7 +161,7 @@ func newOrientModel(c Class, r *rng, tip fingertip) *orientModel {
 func corrections(r *rng) [9]float64 {
 	var k [9]float64
 	for i := 0; i < 8; i++ {
-		k[i] = r.uniform(-0.22, 0.22)
+		k[i] = r.uniform(-0.35, 0.35)
 	}
 	k[8] = k[0]
 	return k
