@@ -414,12 +414,26 @@ func (o *Outbox) recover() error {
 		o.quarantined = len(q)
 	}
 	o.checkAlarmLocked() // an outbox opened above 50% reports its level at once
+	// A clean state with an empty ack log (the outbox was closed) needs no
+	// new snapshot: keep appending to the ack log as it is.
+	if a := ds.acks; st != nil && a.exists && a.hdrErr == nil && a.hdr.base > st.ackGen &&
+		len(a.res.locs) == 0 && a.res.tail == 0 && len(a.res.damage) == 0 {
+		f, err := o.fs.OpenFile(filepath.Join(o.dir, ackLogName), os.O_RDWR, 0)
+		if err == nil {
+			o.ackF, o.ackOff, o.ackEntry, o.ackGen = f, a.res.validEnd, 0, a.hdr.base
+			return o.logOpened()
+		}
+	}
 	if err := o.compactLocked(); err != nil {
 		// Acknowledgements stay in memory and the housekeeper retries; at
 		// worst records are delivered again after a crash.
 		o.m.ackLogErrors.Inc()
 		o.log.Warn("could not write the acknowledgement state at open (disk full?); retrying in the background", zap.Error(err))
 	}
+	return o.logOpened()
+}
+
+func (o *Outbox) logOpened() error {
 	o.log.Info("outbox opened", zap.Int("segments", len(o.segs)), zap.Int64("records", o.pending),
 		zap.Uint64("next_seq", o.nextSeq), zap.Int64("bytes", o.usedBytes), zap.Int("dead_letters", len(o.deadList)),
 		zap.Int("quarantined", o.quarantined))
