@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Builds the Debian root filesystem of a board into a cached tarball:
+#
+#   firmware/scripts/rootfs.sh BOARD_DIR CACHE_DIR
+#
+# prints the tarball's path. debootstrap's first stage unpacks the packages
+# for the board's architecture; the second stage (maintainer scripts) runs
+# the board's binaries through qemu-user: with chroot when the kernel has a
+# binfmt_misc handler for the architecture, else under proot -q, which needs
+# no binfmt_misc. The tarball is rebuilt only when the package list or this
+# script changes. Runs as root: the file owners inside the root filesystem
+# (root, messagebus, _apt, ...) must be real for mkfs.ext4 -d to copy them.
+set -euo pipefail
+
+board_dir=$1
+cache=$(mkdir -p "$2" && cd "$2" && pwd)
+# shellcheck source=/dev/null
+. "$board_dir/board.conf"
+
+SUITE=${SUITE:-bookworm}
+MIRROR=${MIRROR:-http://deb.debian.org/debian}
+# What every kiosk root needs beyond minbase: systemd as init with udev,
+# networking and SSH for make ota, the kernel and boot firmware of the board.
+packages="systemd systemd-sysv udev dbus kmod iproute2 openssh-server ca-certificates systemd-timesyncd $DEBIAN_PACKAGES"
+
+key=$(printf '%s\n' "$SUITE" "$MIRROR" "$DEBIAN_ARCH" "$packages" | cat - "$0" | sha256sum | cut -c1-16)
+tarball="$cache/rootfs-$BOARD-$SUITE-$key.tar"
+if [ -s "$tarball" ]; then
+  echo "$tarball"
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "make image: building the Debian root filesystem needs root (file owners inside it must be real); run it as root or with sudo" >&2
+  exit 1
+fi
+
+mkdir -p "$cache"
+case "$DEBIAN_ARCH" in
+  arm64) qemu=qemu-aarch64-static binfmt=qemu-aarch64 ;;
+  armhf) qemu=qemu-arm-static binfmt=qemu-arm ;;
+  *) echo "rootfs: no qemu-user mapping for DEBIAN_ARCH=$DEBIAN_ARCH" >&2; exit 1 ;;
+esac
+
+# The first stage (downloads) is kept across failed second stages.
+stage1="$cache/rootfs-$BOARD-$SUITE-$key.stage1"
+t0=$(date +%s)
+if [ ! -e "$stage1/.done" ]; then
+  rm -rf "$stage1"
+  echo "rootfs: debootstrap $SUITE $DEBIAN_ARCH (first stage) from $MIRROR" >&2
+  if ! debootstrap --arch="$DEBIAN_ARCH" --foreign --variant=minbase \
+      --components=main,non-free-firmware --include="${packages// /,}" \
+      "$SUITE" "$stage1/root" "$MIRROR" >"$cache/debootstrap1.log" 2>&1; then
+    tail -20 "$cache/debootstrap1.log" >&2
+    echo "rootfs: debootstrap could not fetch or unpack $SUITE for $DEBIAN_ARCH from $MIRROR (is the mirror reachable? set MIRROR=...)" >&2
+    exit 1
+  fi
+  touch "$stage1/.done"
+fi
+t1=$(date +%s)
+echo "rootfs: first stage took $((t1 - t0))s; second stage through $qemu" >&2
+
+work=$(mktemp -d "$cache/rootfs-work.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+root="$work/root"
+cp -a "$stage1/root" "$root"
+cp "$(command -v "$qemu")" "$root/usr/bin/"
+mkdir -p "$root/proc" "$root/sys" "$root/dev"
+if [ -e "/proc/sys/fs/binfmt_misc/$binfmt" ]; then
+  runin=(chroot "$root")
+else
+  runin=(proot -q "$qemu" -0 -r "$root" -b /dev -b /proc -b /sys -w /)
+fi
+if ! DEBOOTSTRAP_DIR=/debootstrap "${runin[@]}" /debootstrap/debootstrap --second-stage >"$cache/debootstrap2.log" 2>&1; then
+  tail -30 "$cache/debootstrap2.log" >&2
+  tail -30 "$root/debootstrap/debootstrap.log" >&2 || true
+  echo "rootfs: debootstrap second stage failed (log above, and $cache/debootstrap2.log)" >&2
+  exit 1
+fi
+t2=$(date +%s)
+echo "rootfs: second stage took $((t2 - t1))s" >&2
+
+# Every kiosk gets its own identity at first boot, none from the image.
+rm -f "$root/usr/bin/$qemu" "$root"/etc/ssh/ssh_host_*
+: > "$root/etc/machine-id"
+rm -f "$root/var/lib/dbus/machine-id"
+rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/var/log/*.log
+tar --numeric-owner --xattrs -C "$root" -cf "$tarball.tmp" .
+mv "$tarball.tmp" "$tarball"
+echo "rootfs: $tarball ($(du -sh "$tarball" | cut -f1)) in $((t2 - t0))s" >&2
+echo "$tarball"
