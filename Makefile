@@ -277,6 +277,82 @@ extract-time: ## GOMAXPROCS=1 kioskctl extract over the 80 FVC2002 DB1 images: m
 	awk '{v[NR] = $$1; s += $$1} END {m = (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2; \
 	printf "kioskctl extract, GOMAXPROCS=1, %d FVC2002 DB1 images: median %.2f ms, mean %.2f ms per image (extraction; decoding and writing excluded)\n", NR, m, s / NR}'
 
+##@ Firmware: bundles, disk images, flashing, OTA updates, provisioning
+
+BOARD        ?= generic-arm64
+DIST         ?= dist
+# Ed25519 firmware signing key (kioskctl firmware keygen); empty: a
+# development key $(DIST)/firmware-dev.key, created when missing.
+FIRMWARE_KEY ?=
+MIN_PREVIOUS ?= 0
+SEQUENCE     ?= $(shell git rev-list --count HEAD 2>/dev/null || echo 1)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 1)
+BOARD_DIR    := firmware/boards/$(BOARD)
+IMAGE_CACHE  ?= .bin/image-cache
+IMAGE        ?= $(firstword $(shell ls -t $(DIST)/kiosk-*-$(BOARD).img 2>/dev/null))
+DEVICE       ?=
+CONFIRM      ?=
+HOST         ?=
+BUNDLE       ?= $(firstword $(shell ls -t $(DIST)/kiosk-*-$(BOARD).bundle 2>/dev/null))
+KIOSK_ID     ?=
+SITE_CONFIG  ?=
+NODE_KEYS    ?=
+KIOSK_KEYS   ?=
+SSH_KEYS     ?=
+IMAGE_TEST_TIMEOUT ?= 1500
+
+.PHONY: firmware image image-test flash ota provision
+
+# One git describe per run, so the bundle's name, manifest and binaries agree.
+firmware image: VERSION := $(VERSION)
+
+firmware: ## Signed bundle dist/kiosk-<version>-<board>.bundle for BOARD (generic-arm64, rpi4, generic-armv7); FIRMWARE_KEY=release.key
+	@test -f $(BOARD_DIR)/board.conf || { echo "make firmware: no board profile $(BOARD_DIR)/board.conf; boards: $$(ls firmware/boards | tr '\n' ' ')" >&2; exit 2; }
+	@mkdir -p $(DIST) .bin/firmware/$(BOARD)
+	@$(GO) build -o .bin/kioskctl-host ./cmd/kioskctl
+	@. $(BOARD_DIR)/board.conf && GOOS=linux GOARCH=$$GOARCH GOARM=$$GOARM $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o .bin/firmware/$(BOARD)/ ./cmd/kioskd ./cmd/kioskctl
+	@key='$(FIRMWARE_KEY)'; \
+	if [ -z "$$key" ]; then key=$(DIST)/firmware-dev.key; \
+		[ -f $$key ] || .bin/kioskctl-host firmware keygen -key $$key >/dev/null; \
+		echo "" >&2; \
+		echo "##########################################################################" >&2; \
+		echo "## make firmware: WARNING: signed with the DEVELOPMENT key $$key" >&2; \
+		echo "## Devices that trust it accept anything built on this machine. For a release," >&2; \
+		echo "## make a key offline (kioskctl firmware keygen -key release.key), install" >&2; \
+		echo "## release.pub in the image, and run make firmware FIRMWARE_KEY=release.key" >&2; \
+		echo "## (or re-sign: kioskctl firmware sign -key release.key BUNDLE)." >&2; \
+		echo "##########################################################################" >&2; \
+		echo "" >&2; \
+	fi; \
+	.bin/kioskctl-host firmware build -board $(BOARD) -bin .bin/firmware/$(BOARD) -version '$(VERSION)' \
+		-sequence $(SEQUENCE) -min-previous $(MIN_PREVIOUS) -commit $(COMMIT) -created $(SOURCE_DATE_EPOCH) \
+		-key $$key -o $(DIST)/kiosk-$(VERSION)-$(BOARD).bundle
+
+image: firmware ## Raw disk image + .bmap for BOARD (boot, root A, root B, data) around a debootstrap Debian root; slow, needs root and Debian's mirror
+	@firmware/scripts/deps.sh image
+	@t0=$$(date +%s); \
+	rootfs=$$(firmware/scripts/rootfs.sh $(BOARD_DIR) $(IMAGE_CACHE)); \
+	key='$(FIRMWARE_KEY)'; [ -n "$$key" ] || key=$(DIST)/firmware-dev.key; \
+	firmware/scripts/image.sh .bin/kioskctl-host $(BOARD_DIR) $(DIST)/kiosk-$(VERSION)-$(BOARD).bundle $${key%.key}.pub \
+		"$$rootfs" $(DIST)/kiosk-$(VERSION)-$(BOARD).img; \
+	echo "make image: $$(( $$(date +%s) - t0 ))s in all"
+
+image-test: ## Boot the generic-arm64 image in qemu-system-aarch64 -M virt and wait for kioskd's READY=1 (simulated devices); slow
+	@test -n "$(IMAGE)" || { echo "make image-test: no image; run make image BOARD=generic-arm64 first" >&2; exit 1; }
+	@$(GO) build -o .bin/kioskctl-host ./cmd/kioskctl
+	@firmware/scripts/image-test.sh .bin/kioskctl-host $(IMAGE) .bin/image-test $(IMAGE_TEST_TIMEOUT)
+
+flash: ## Write IMAGE to DEVICE=/dev/sdX with bmaptool and read it back; refuses without CONFIRM=yes (CM4 eMMC: rpiboot first)
+	@firmware/scripts/flash.sh '$(DEVICE)' '$(IMAGE)' '$(CONFIRM)'
+
+ota: ## Push BUNDLE to HOST=root@kiosk over SSH and follow the update until it commits or rolls back
+	@$(GO) build -o .bin/kioskctl-host ./cmd/kioskctl
+	@firmware/scripts/ota.sh .bin/kioskctl-host '$(HOST)' '$(BUNDLE)'
+
+provision: ## Write KIOSK_ID's identity, NODE_KEYS and SITE_CONFIG to DEVICE's data partition (KIOSK_KEYS, SSH_KEYS optional); CONFIRM=yes
+	@$(GO) build -o .bin/kioskctl-host ./cmd/kioskctl
+	@DIST='$(DIST)' firmware/scripts/provision.sh .bin/kioskctl-host '$(DEVICE)' '$(KIOSK_ID)' '$(SITE_CONFIG)' '$(NODE_KEYS)' '$(KIOSK_KEYS)' '$(SSH_KEYS)' '$(CONFIRM)'
+
 ##@ Misc
 
 .PHONY: clean

@@ -66,6 +66,18 @@ var commands = []command{
 	{"capture face", "take a face image from the configured camera (real or simulated) into a JPEG", runCaptureFace},
 	{"outbox stat", "show an outbox's records waiting, bytes, oldest unacked age, dead letters, quarantine", runOutboxStat},
 	{"outbox verify", "check every record CRC of an outbox; exit 1 on damage", runOutboxVerify},
+	{"firmware build", "build and sign a firmware bundle for a board (make firmware runs it)", runFirmwareBuild},
+	{"firmware keygen", "create an Ed25519 firmware signing key pair", runFirmwareKeygen},
+	{"firmware sign", "sign or re-sign a firmware bundle (e.g. with the offline release key)", runFirmwareSign},
+	{"firmware verify", "check a bundle's signature against trusted keys and every file's SHA-256; exit 1 if rejected", runFirmwareVerify},
+	{"firmware inspect", "show a bundle's manifest, files and signer", runFirmwareInspect},
+	{"firmware install", "install a bundle into the inactive slot; commit when kioskd stays healthy, else roll back", runFirmwareInstall},
+	{"firmware status", "show the firmware slots, the slot on trial and the update history", runFirmwareStatus},
+	{"firmware commit", "commit the firmware slot on trial by hand", runFirmwareCommit},
+	{"firmware rollback", "roll back the slot on trial, or switch to the other complete slot", runFirmwareRollback},
+	{"firmware boot", "boot-time check: roll back an uncommitted update, repair the active slot", runFirmwareBoot},
+	{"firmware failed", "kioskd's OnFailure action: roll back an update on trial", runFirmwareFailed},
+	{"firmware provision", "lay out a kiosk's data partition: identity, node keys, site config", runFirmwareProvision},
 }
 
 func main() {
