@@ -75,6 +75,9 @@ type Uplink struct {
 	running   bool
 	lastErr   error
 	acks      int64
+
+	// onBackoff, when set (tests), is told each reconnect wait.
+	onBackoff func(time.Duration)
 }
 
 // New returns an Uplink delivering q's records with opts. It does not
@@ -185,6 +188,9 @@ func (u *Uplink) Run(ctx context.Context) error {
 		wait := backoff/2 + time.Duration(u.o.Rand.Int64N(int64(backoff/2)+1))
 		u.log.Warn("broker connection ended; reconnecting", zap.Error(err), zap.Duration("in", wait))
 		backoff = min(backoff*2, u.o.ReconnectMax)
+		if u.onBackoff != nil {
+			u.onBackoff(wait)
+		}
 		if err := u.clk.Sleep(ctx, wait); err != nil {
 			return nil
 		}
