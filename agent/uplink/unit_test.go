@@ -38,7 +38,12 @@ func (q *fakeQueue) Next(ctx context.Context) (outbox.Delivery, error) {
 	<-ctx.Done()
 	return outbox.Delivery{}, ctx.Err()
 }
-func (q *fakeQueue) Ack(seq uint64) error { q.mu.Lock(); q.acked[seq] = true; q.mu.Unlock(); return nil }
+func (q *fakeQueue) Ack(seq uint64) error {
+	q.mu.Lock()
+	q.acked[seq] = true
+	q.mu.Unlock()
+	return nil
+}
 func (q *fakeQueue) Fail(seq uint64, _ string) error {
 	q.mu.Lock()
 	q.failed[seq]++
@@ -51,8 +56,12 @@ func (q *fakeQueue) DeadLetter(seq uint64, r string) error {
 	q.mu.Unlock()
 	return nil
 }
-func (q *fakeQueue) Rewind()             { q.mu.Lock(); q.rewinds++; q.mu.Unlock() }
-func (q *fakeQueue) Stats() outbox.Stats { q.mu.Lock(); defer q.mu.Unlock(); return outbox.Stats{DeadLetters: len(q.dead)} }
+func (q *fakeQueue) Rewind() { q.mu.Lock(); q.rewinds++; q.mu.Unlock() }
+func (q *fakeQueue) Stats() outbox.Stats {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return outbox.Stats{DeadLetters: len(q.dead)}
+}
 
 // unitUplink is an uplink over a fakeQueue with one record in flight.
 func unitUplink(t testing.TB) (*Uplink, *fakeQueue, ed25519.PrivateKey, *rbdesv1.Ack) {
