@@ -69,7 +69,7 @@ func TestMatch(t *testing.T) {
 		a, b     string
 		min, max float64
 	}{
-		{"same record", "a.ist", "a.ist", 0.95, 1},
+		{"same record", "a.ist", "a.ist", 0.85, 1},
 		{"ISO against ANSI", "a.ist", "a-ansi.ist", 0.6, 1},
 		{"500 against 569 ppi", "a.ist", "a569.ist", 0.5, 1},
 		{"different fingers", "a.ist", "b.ist", 0, 0.2},
