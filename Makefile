@@ -353,6 +353,28 @@ provision: ## Write KIOSK_ID's identity, NODE_KEYS and SITE_CONFIG to DEVICE's d
 	@$(GO) build -o .bin/kioskctl-host ./cmd/kioskctl
 	@DIST='$(DIST)' firmware/scripts/provision.sh .bin/kioskctl-host '$(DEVICE)' '$(KIOSK_ID)' '$(SITE_CONFIG)' '$(NODE_KEYS)' '$(KIOSK_KEYS)' '$(SSH_KEYS)' '$(CONFIRM)'
 
+##@ MQTT uplink and national node
+
+UPLINK_FUZZTIME ?= 5m
+UPLINK_FUZZ := ./agent/wire:FuzzParseAck ./agent/wire:FuzzParseStatus ./agent/wire:FuzzParseCommandReply ./agent/uplink:FuzzHandleAck ./agent/uplink:FuzzRunCommand ./agent/node:FuzzHandle
+
+.PHONY: test-uplink
+test-uplink: deps ## Uplink, node and broker tests with -race: mochi faults, mosquitto ACL, chaos (2,000 records, 5 broker kills), scale-out on PostgreSQL
+	$(GO) test -race -count 1 ./agent/wire/ ./agent/broker/... ./agent/uplink/ ./agent/node/ ./agent/records/ ./cmd/rbdes-node/ ./cmd/kioskd/
+
+.PHONY: chaos
+chaos: deps ## Chaos test only, verbose: CHAOS_COUNT runs (default 3) of 2,000 records while mosquitto is killed 5 times and a proxy cuts connections
+	$(GO) test -count $${CHAOS_COUNT:-3} -v -run '^TestChaos$$' ./agent/uplink/ | grep -E '^(=== RUN|--- |ok|FAIL)|mosquitto_test.go'
+
+.PHONY: bench-uplink
+bench-uplink: deps ## Drain 10,000 sealed 20 KB records (ML-KEM suite) over TLS to a SQLite node (records/s, CPU/record), then capture-to-ack latency at 10 records/s
+	UPLINK_BENCH=1 UPLINK_SUITE=mlkem $(GO) test -count 1 -v -timeout 30m -run '^(TestDrainBacklog|TestCaptureToAckLatency)$$' ./agent/uplink/ | grep -E 'DRAIN|LATENCY|sealed|^(--- |ok|FAIL)'
+
+.PHONY: fuzz-uplink
+fuzz-uplink: ## Fuzz the ack, status and command-reply decoders, the kiosk's ack and command handlers and the node's whole path, UPLINK_FUZZTIME each (default 5m)
+	@for t in $(UPLINK_FUZZ); do pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "== $$pkg $$fn"; $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(UPLINK_FUZZTIME) $$pkg || exit 1; done
+
 ##@ Misc
 
 .PHONY: clean

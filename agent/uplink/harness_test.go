@@ -2,6 +2,7 @@ package uplink_test
 
 import (
 	"context"
+	"os"
 	"crypto/ed25519"
 	"crypto/hpke"
 	"crypto/rand"
@@ -43,7 +44,13 @@ type rig struct {
 func newRig(t testing.TB, ids ...string) *rig {
 	t.Helper()
 	r := &rig{t: t, pki: brokertest.NewPKI(t), devKeys: map[string]ed25519.PrivateKey{}}
-	kx, _ := seal.KEM(seal.KEMX25519) // the classic suite keeps the tests quick under -race and qemu
+	// The classic suite keeps the tests quick under -race and qemu; the
+	// measurements use the default post-quantum one (UPLINK_SUITE=mlkem).
+	kem := seal.KEMX25519
+	if os.Getenv("UPLINK_SUITE") == "mlkem" {
+		kem = seal.KEMMLKEM768X25519
+	}
+	kx, _ := seal.KEM(kem)
 	var err error
 	if r.nodeKey, err = kx.GenerateKey(); err != nil {
 		t.Fatal(err)
@@ -133,6 +140,7 @@ func (r *rig) startNode(id string, store *node.Store, brokers ...string) *runnin
 
 // testKiosk is a kiosk's outbox, sealer and uplink.
 type testKiosk struct {
+	r      *rig
 	id     string
 	ob     *outbox.Outbox
 	sealer *seal.Sealer
@@ -155,15 +163,20 @@ type kioskOptions struct {
 // startKiosk creates kiosk id's outbox and runs its uplink against brokers.
 func (r *rig) startKiosk(id string, ko kioskOptions, brokers ...string) *testKiosk {
 	r.t.Helper()
-	if ko.certCN == "" {
-		ko.certCN = id
-	}
 	if ko.inflight == 0 {
 		ko.inflight = 8
 	}
-	k := &testKiosk{id: id}
+	k := r.newKiosk(id, ko.inflight)
+	k.runWith(r, ko, brokers, nil)
+	return k
+}
+
+// newKiosk creates kiosk id's outbox and sealer.
+func (r *rig) newKiosk(id string, inflight int) *testKiosk {
+	r.t.Helper()
+	k := &testKiosk{id: id, r: r}
 	var err error
-	k.ob, err = outbox.New(filepath.Join(r.t.TempDir(), "outbox"), &outbox.Options{Window: ko.inflight, SegmentBytes: 1 << 20, MaxBytes: 1 << 30, MaxDeliveries: 5})
+	k.ob, err = outbox.New(filepath.Join(r.t.TempDir(), "outbox"), &outbox.Options{Window: inflight, SegmentBytes: 4 << 20, MaxBytes: 2 << 30, MaxDeliveries: 5})
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -176,25 +189,43 @@ func (r *rig) startKiosk(id string, ko kioskOptions, brokers ...string) *testKio
 	if err != nil {
 		r.t.Fatal(err)
 	}
+	return k
+}
+
+// run starts the kiosk's uplink (for measurements: no resume limit) over
+// q (the outbox when nil).
+func (k *testKiosk) run(t testing.TB, url string, inflight int, q uplink.Queue) {
+	t.Helper()
+	k.runWith(k.r, kioskOptions{inflight: inflight}, []string{url}, q)
+}
+
+func (k *testKiosk) runWith(r *rig, ko kioskOptions, brokers []string, q uplink.Queue) {
+	r.t.Helper()
+	if ko.certCN == "" {
+		ko.certCN = k.id
+	}
 	cert, key := r.pki.Issue(r.t, ko.certCN, keys.CertKiosk)
 	tlsc, err := uplink.TLSConfig(r.pki.CAFile, cert, key)
 	if err != nil {
 		r.t.Fatal(err)
 	}
 	o := &uplink.Options{
-		KioskID: id, Country: "IDN", Brokers: brokers, TLS: tlsc,
+		KioskID: k.id, Country: "IDN", Brokers: brokers, TLS: tlsc,
 		KeepAlive: 5 * time.Second, ConnectTimeout: 5 * time.Second,
 		ReconnectMin: 20 * time.Millisecond, ReconnectMax: 500 * time.Millisecond,
 		InFlight: ko.inflight, AckTimeout: 3 * time.Second, MaxDrops: 3,
 		ResumeRate: 1000, ResumeWindow: 0, Heartbeat: time.Minute,
 		AckKeys: map[string]ed25519.PublicKey{"cmd-1": r.cmdPub},
-		Logger:  r.logger(id),
+		Logger:  r.logger(k.id),
 		OnAlarm: func(a uplink.Alarm) { k.mu.Lock(); k.alarms = append(k.alarms, a); k.mu.Unlock() },
 	}
 	if ko.tweak != nil {
 		ko.tweak(o)
 	}
-	k.up, err = uplink.New(k.ob, o)
+	if q == nil {
+		q = k.ob
+	}
+	k.up, err = uplink.New(q, o)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -209,12 +240,11 @@ func (r *rig) startKiosk(id string, ko kioskOptions, brokers ...string) *testKio
 		once.Do(func() {
 			cancel()
 			if err := <-done; err != nil {
-				r.t.Errorf("kiosk %s Run = %v", id, err)
+				r.t.Errorf("kiosk %s Run = %v", k.id, err)
 			}
 		})
 	}
 	r.t.Cleanup(k.stop)
-	return k
 }
 
 // record returns a capture record of kiosk id with about size bytes of

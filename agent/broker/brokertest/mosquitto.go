@@ -144,6 +144,17 @@ func tail(b []byte, n int) []byte {
 	return b
 }
 
+// CPU returns the CPU time (user + system) the running mosquitto process
+// has used, from /proc; 0 when it is not running or /proc is absent.
+func (m *Mosquitto) CPU() time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cmd == nil {
+		return 0
+	}
+	return procCPU(m.cmd.Process.Pid)
+}
+
 // URL returns tls://127.0.0.1:port.
 func (m *Mosquitto) URL() string { return "tls://" + m.Addr }
 

@@ -1,0 +1,124 @@
+package uplink_test
+
+import (
+	"context"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bali-rbdes/kiosk/agent/broker/brokertest"
+	"github.com/bali-rbdes/kiosk/agent/outbox"
+	"github.com/bali-rbdes/kiosk/agent/uplink"
+)
+
+// benchEnv returns an integer from the environment, or def.
+func benchEnv(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// brokerURL starts mosquitto when it is installed (and UPLINK_BROKER is
+// not "mochi"), else the embedded broker, both with mutual TLS on
+// loopback. cpu reports the broker's CPU time when it is another process.
+func (r *rig) brokerURL(t *testing.T) (url, which string, cpu func() time.Duration) {
+	if brokertest.MosquittoBinary() != "" && os.Getenv("UPLINK_BROKER") != "mochi" {
+		m := brokertest.StartMosquitto(t, r.pki, brokertest.MosquittoOptions{Nodes: []string{"node-idn-1"}})
+		return m.URL(), "mosquitto", m.CPU
+	}
+	return r.mochi("").URL(), "mochi (in process)", func() time.Duration { return 0 }
+}
+
+// TestDrainBacklog measures how fast a backlog of sealed records (default
+// 10,000 of 20 KB, post-quantum suite) drains to a node with a SQLite
+// store over TLS on loopback, acknowledgements included. It runs only
+// with UPLINK_BENCH=1 (make bench-uplink); UPLINK_RECORDS, UPLINK_SIZE and
+// UPLINK_INFLIGHT change the workload.
+func TestDrainBacklog(t *testing.T) {
+	if os.Getenv("UPLINK_BENCH") != "1" {
+		t.Skip("a measurement, not a test: run it with make bench-uplink (UPLINK_BENCH=1)")
+	}
+	n, size, inflight := benchEnv("UPLINK_RECORDS", 10000), benchEnv("UPLINK_SIZE", 20000), benchEnv("UPLINK_INFLIGHT", 16)
+	r := newRig(t, "kiosk-001")
+	url, which, brokerCPU := r.brokerURL(t)
+	node := r.startNode("node-idn-1", r.sqliteStore(), url)
+	k := r.newKiosk("kiosk-001", inflight)
+	start := time.Now()
+	k.save(t, n, size)
+	t.Logf("sealed and saved %d records of %d bytes in %v (%.0f records/s, fsync per record)", n, size, time.Since(start).Round(time.Millisecond), float64(n)/time.Since(start).Seconds())
+	start = time.Now()
+	cpu0, bcpu0 := brokertest.SelfCPU(), brokerCPU()
+	k.run(t, url, inflight, nil)
+	k.drained(t, 10*time.Minute)
+	took := time.Since(start)
+	cpu, bcpu := brokertest.SelfCPU()-cpu0, brokerCPU()-bcpu0
+	checkStored(t, node.store, "kiosk-001", n)
+	t.Logf("DRAIN: %d records of %d bytes (%.1f MB) to the node over TLS (%s) in %v: %.0f records/s, %.1f MB/s (inflight %d, SQLite WAL synchronous=FULL)",
+		n, size, float64(n*size)/1e6, which, took.Round(time.Millisecond), float64(n)/took.Seconds(), float64(n*size)/1e6/took.Seconds(), inflight)
+	per := (cpu + bcpu) / time.Duration(n)
+	t.Logf("DRAIN CPU: kiosk+node process %v (%v/record), broker process %v (%v/record): %v of CPU per record, so at most %.0f records/s on 2 idle cores",
+		cpu.Round(time.Millisecond), (cpu / time.Duration(n)).Round(time.Microsecond), bcpu.Round(time.Millisecond), (bcpu / time.Duration(n)).Round(time.Microsecond),
+		per.Round(time.Microsecond), 2/per.Seconds())
+}
+
+// ackTimes wraps the outbox to note when each record is acknowledged.
+type ackTimes struct {
+	*outbox.Outbox
+	mu    sync.Mutex
+	acked map[uint64]time.Time
+}
+
+func (a *ackTimes) Ack(seq uint64) error {
+	a.mu.Lock()
+	a.acked[seq] = time.Now()
+	a.mu.Unlock()
+	return a.Outbox.Ack(seq)
+}
+
+// TestCaptureToAckLatency measures, at a steady capture rate (default 10
+// records/s of 20 KB for 30 s), the time from the start of Save (seal and
+// durable append) to the node's ack reaching the kiosk. It runs only with
+// UPLINK_BENCH=1 (make bench-uplink).
+func TestCaptureToAckLatency(t *testing.T) {
+	if os.Getenv("UPLINK_BENCH") != "1" {
+		t.Skip("a measurement, not a test: run it with make bench-uplink (UPLINK_BENCH=1)")
+	}
+	rate, secs, size := benchEnv("UPLINK_RATE", 10), benchEnv("UPLINK_SECONDS", 30), benchEnv("UPLINK_SIZE", 20000)
+	r := newRig(t, "kiosk-001")
+	url, which, _ := r.brokerURL(t)
+	r.startNode("node-idn-1", r.sqliteStore(), url)
+	k := r.newKiosk("kiosk-001", 4)
+	at := &ackTimes{Outbox: k.ob, acked: map[uint64]time.Time{}}
+	k.run(t, url, 4, at)
+	waitFor(t, 20*time.Second, "kiosk connected", k.up.Connected)
+	started := map[uint64]time.Time{}
+	tick := time.NewTicker(time.Second / time.Duration(rate))
+	defer tick.Stop()
+	for i := 0; i < rate*secs; i++ {
+		<-tick.C
+		rec := record("kiosk-001", size)
+		t0 := time.Now()
+		seq, err := k.ob.AppendWith(context.Background(), func(seq uint64, prev [32]byte) ([]byte, error) { return k.sealer.Seal(rec, seq, prev) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		started[seq] = t0
+	}
+	k.drained(t, time.Minute)
+	var lat []time.Duration
+	at.mu.Lock()
+	for seq, t0 := range started {
+		lat = append(lat, at.acked[seq].Sub(t0))
+	}
+	at.mu.Unlock()
+	slices.Sort(lat)
+	p := func(q float64) time.Duration { return lat[min(len(lat)-1, int(q*float64(len(lat))))] }
+	t.Logf("LATENCY: %d records of %d bytes at %d/s over TLS (%s), capture (seal + fsync) to ack: p50 %v, p90 %v, p99 %v, max %v",
+		len(lat), size, rate, which, p(0.5).Round(10*time.Microsecond), p(0.9).Round(10*time.Microsecond), p(0.99).Round(10*time.Microsecond), lat[len(lat)-1].Round(10*time.Microsecond))
+}
+
+var _ uplink.Queue = (*ackTimes)(nil)
