@@ -2,11 +2,11 @@ package uplink_test
 
 import (
 	"context"
-	"os"
 	"crypto/ed25519"
 	"crypto/hpke"
 	"crypto/rand"
 	"math/big"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
