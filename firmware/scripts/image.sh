@@ -71,6 +71,15 @@ printf 'd /root/.ssh 0700 root root -\nC /root/.ssh/authorized_keys 0600 root ro
 # The agent: the bundle goes into firmware slot a and is committed.
 "$kioskctl" firmware install -offline -root "$root" -pub "$pub" "$bundle"
 ln -sf /etc/systemd/system/kioskd.service "$root/etc/systemd/system/multi-user.target.wants/kioskd.service"
+# The kiosk user and its device groups exist from the start (systemd's own
+# sysusers run at boot only while /etc "needs update").
+if command -v systemd-sysusers >/dev/null; then
+  systemd-sysusers --root="$root" "$root/opt/kiosk/current/sysusers/kiosk.conf"
+else
+  echo "make image: no systemd-sysusers here; the kiosk user is created at the kiosk's first boot" >&2
+fi
+# No interactive first-boot questions on a kiosk's console.
+ln -sf /dev/null "$root/etc/systemd/system/systemd-firstboot.service"
 
 # --- the boot partition ----------------------------------------------------
 kver=$(ls "$root/boot" | sed -n 's/^vmlinuz-//p' | sort -V | tail -1)

@@ -23,7 +23,10 @@ MIRROR=${MIRROR:-http://deb.debian.org/debian}
 # networking and SSH for make ota, the kernel and boot firmware of the board.
 packages="systemd systemd-sysv udev dbus kmod iproute2 openssh-server ca-certificates systemd-timesyncd $DEBIAN_PACKAGES"
 
-key=$(printf '%s\n' "$SUITE" "$MIRROR" "$DEBIAN_ARCH" "$packages" | cat - "$0" | sha256sum | cut -c1-16)
+# The cache key: what goes into the root filesystem. Bump LAYOUT when this
+# script changes what it builds.
+LAYOUT=1
+key=$(printf '%s\n' "$LAYOUT" "$SUITE" "$MIRROR" "$DEBIAN_ARCH" "$packages" | sha256sum | cut -c1-16)
 tarball="$cache/rootfs-$BOARD-$SUITE-$key.tar"
 if [ -s "$tarball" ]; then
   echo "$tarball"
@@ -60,14 +63,38 @@ t1=$(date +%s)
 echo "rootfs: first stage took $((t1 - t0))s; second stage through $qemu" >&2
 
 work=$(mktemp -d "$cache/rootfs-work.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+# debootstrap mounts /proc and /sys inside the target; a failed run can
+# leave them mounted: unmount whatever is under the work directory before
+# removing it, and never let rm cross into another filesystem.
+cleanup() {
+  grep -F " $work/" /proc/self/mountinfo 2>/dev/null | awk '{print $5}' | sort -r | while read -r m; do
+    umount -l "$m" 2>/dev/null || true
+  done
+  rm -rf --one-file-system "$work"
+}
+trap cleanup EXIT
 root="$work/root"
 cp -a "$stage1/root" "$root"
-cp "$(command -v "$qemu")" "$root/usr/bin/"
 mkdir -p "$root/proc" "$root/sys" "$root/dev"
+
+# The second stage runs the board's binaries. With a binfmt_misc handler
+# for the architecture (the kernel runs them through qemu-user, as Debian's
+# qemu-user-static sets up with binfmt-support or systemd-binfmt), a plain
+# chroot does; the handler is registered here from qemu-user-static's own
+# /usr/lib/binfmt.d file when missing. Without it, proot -q is the
+# fallback (slower, and it has failed on path corner cases).
+if [ ! -e "/proc/sys/fs/binfmt_misc/$binfmt" ] && [ -r "/usr/lib/binfmt.d/$binfmt.conf" ]; then
+  mountpoint -q /proc/sys/fs/binfmt_misc || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null || true
+  if [ -w /proc/sys/fs/binfmt_misc/register ]; then
+    echo "rootfs: registering the $binfmt binfmt_misc handler (kernel-wide, like binfmt-support does)" >&2
+    grep -v '^#' "/usr/lib/binfmt.d/$binfmt.conf" > /proc/sys/fs/binfmt_misc/register 2>/dev/null || true
+  fi
+fi
 if [ -e "/proc/sys/fs/binfmt_misc/$binfmt" ]; then
   runin=(chroot "$root")
 else
+  echo "rootfs: no binfmt_misc handler for $binfmt; falling back to proot -q $qemu" >&2
+  cp "$(command -v "$qemu")" "$root/usr/bin/"
   runin=(proot -q "$qemu" -0 -r "$root" -b /dev -b /proc -b /sys -w /)
 fi
 if ! DEBOOTSTRAP_DIR=/debootstrap "${runin[@]}" /debootstrap/debootstrap --second-stage >"$cache/debootstrap2.log" 2>&1; then
@@ -81,6 +108,8 @@ echo "rootfs: second stage took $((t2 - t1))s" >&2
 
 # Every kiosk gets its own identity at first boot, none from the image.
 rm -f "$root/usr/bin/$qemu" "$root"/etc/ssh/ssh_host_*
+# Left mounted by a second stage that stopped early: never packed.
+grep -F " $root/" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do umount -l "$m"; done
 : > "$root/etc/machine-id"
 rm -f "$root/var/lib/dbus/machine-id"
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/var/log/*.log
