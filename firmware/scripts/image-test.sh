@@ -5,12 +5,20 @@
 # Type=notify unit that is only after kioskd sent READY=1. The image is a
 # copy of the built one, provisioned like a real kiosk (make provision) with
 # a test identity, test node keys and the simulated-device site config
-# firmware/site-sim.yaml. No network device: nothing leaves the VM.
+# firmware/site-sim.yaml.
 #
-#   firmware/scripts/image-test.sh KIOSKCTL IMAGE WORKDIR [TIMEOUT_SECONDS]
+# With OTA=1 (the default) it then runs make ota against the VM twice, as a
+# technician would: a good bundle must commit, and a bundle whose kioskd
+# crash-loops must roll back to the previous slot, under the real systemd.
+# The VM's only network is QEMU's user-mode NAT with restrict=on: it reaches
+# nothing but the forwarded SSH port on 127.0.0.1.
+#
+#   firmware/scripts/image-test.sh KIOSKCTL IMAGE WORKDIR [TIMEOUT_SECONDS] [BUNDLE_BIN_DIR FIRMWARE_KEY]
 set -euo pipefail
 here=$(dirname "$0")
-kioskctl=$1 image=$2 work=$3 timeout=${4:-1200}
+kioskctl=$1 image=$2 work=$3 timeout=${4:-1200} bindir=${5:-} fwkey=${6:-}
+OTA=${OTA:-1}
+[ -n "$bindir" ] && [ -n "$fwkey" ] || OTA=0
 "$here/deps.sh" image-test
 [ -f "$image" ] || { echo "make image-test: no image $image; run make image BOARD=generic-arm64 first" >&2; exit 1; }
 
@@ -24,7 +32,8 @@ cp --sparse=always "$image" "$img"
 "$kioskctl" keys node -out "$work/node-all" >/dev/null
 mkdir -p "$work/node"
 cp "$work/node-all"/*.pub "$work/node/"
-"$here/provision.sh" "$kioskctl" "$img" kiosk-image-test "$here/../site-sim.yaml" "$work/node" "" "" yes "$work/provisioned" >"$work/provision.log"
+ssh-keygen -q -t ed25519 -N '' -C kiosk-image-test -f "$work/ssh-key"
+"$here/provision.sh" "$kioskctl" "$img" kiosk-image-test "$here/../site-sim.yaml" "$work/node" "" "$work/ssh-key.pub" yes "$work/provisioned" >"$work/provision.log"
 
 # The kernel and initrd the image boots with.
 table=$(sfdisk -J "$img" | tr -d ' \n')
@@ -33,12 +42,14 @@ MTOOLS_SKIP_CHECK=1 mcopy -n -i "$img@@$((boot_start * 512))" ::vmlinuz "$work/v
 MTOOLS_SKIP_CHECK=1 mcopy -n -i "$img@@$((boot_start * 512))" ::initrd.img "$work/initrd.img"
 t1=$(date +%s)
 
+port=$((20000 + RANDOM % 20000))
 log="$work/console.log"
 : > "$log"
 qemu-system-aarch64 -M virt -cpu cortex-a53 -smp 2 -m 1024 -nographic -no-reboot \
   -kernel "$work/vmlinuz" -initrd "$work/initrd.img" \
   -append "root=PARTUUID=4b494f53-02 rootwait ro console=ttyAMA0 systemd.show_status=1 panic=-1" \
-  -drive "file=$img,format=raw,if=virtio" -nic none \
+  -drive "file=$img,format=raw,if=virtio" \
+  -nic "user,model=virtio-net-pci,restrict=on,hostfwd=tcp:127.0.0.1:$port-:22" \
   -serial "file:$log" -monitor none -display none &
 qemu=$!
 trap 'kill "$qemu" 2>/dev/null || true; wait "$qemu" 2>/dev/null || true' EXIT
@@ -53,12 +64,39 @@ while [ $(( $(date +%s) - t1 )) -lt "$timeout" ]; do
 done
 t2=$(date +%s)
 grep -E 'kiosk|Reached target|Kernel panic|Failed' "$log" | tail -25 >&2 || true
-case "$result" in
-  ready)
-    echo "make image-test: kioskd reported READY=1 on the booted image: $((t2 - t1))s from power-on (preparation $((t1 - t0))s)"
-    ;;
-  *)
-    echo "make image-test: FAILED ($result) after $((t2 - t1))s; full console log: $log" >&2
-    exit 1
-    ;;
-esac
+if [ "$result" != ready ]; then
+  echo "make image-test: FAILED ($result) after $((t2 - t1))s; full console log: $log" >&2
+  exit 1
+fi
+echo "make image-test: kioskd reported READY=1 on the booted image: $((t2 - t1))s from power-on (preparation $((t1 - t0))s)"
+[ "$OTA" = 1 ] || exit 0
+
+# --- make ota against the VM: a good update commits, a crash-looping one rolls back.
+export SSH_OPTS="-p $port -i $work/ssh-key -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+for _ in $(seq 90); do
+  # shellcheck disable=SC2086
+  ssh $SSH_OPTS -o BatchMode=yes -o ConnectTimeout=5 root@127.0.0.1 true 2>/dev/null && break
+  sleep 5
+done
+mk() { # mk VERSION SEQUENCE KIOSKD OUT
+  local b="$work/bin-$1"; mkdir -p "$b"; cp "$3" "$b/kioskd"; cp "$bindir/kioskctl" "$b/kioskctl"
+  "$kioskctl" firmware build -board generic-arm64 -src "$here/.." -bin "$b" -version "$1" -sequence "$2" \
+    -commit 0000000000000000000000000000000000000000 -created "$(date +%s)" -key "$fwkey" -o "$4" >/dev/null
+}
+seq0=$(ssh $SSH_OPTS root@127.0.0.1 /opt/kiosk/current/bin/kioskctl firmware status -json | sed -n 's/.*"sequence": \([0-9]*\).*/\1/p' | sort -n | tail -1)
+mk ota-good $((seq0 + 1)) "$bindir/kioskd" "$work/good.bundle"
+mk ota-crash $((seq0 + 2)) "$bindir/kioskctl" "$work/crash.bundle"   # kioskctl as kioskd: exits 2 at every start
+t3=$(date +%s)
+"$here/ota.sh" "$kioskctl" root@127.0.0.1 "$work/good.bundle" > "$work/ota-good.log" 2>&1 || { cat "$work/ota-good.log" >&2; echo "make image-test: FAILED: the good OTA update did not commit" >&2; exit 1; }
+t4=$(date +%s)
+echo "make image-test: make ota of a good bundle committed in $((t4 - t3))s (includes the 60s health window)"
+if "$here/ota.sh" "$kioskctl" root@127.0.0.1 "$work/crash.bundle" > "$work/ota-crash.log" 2>&1; then
+  cat "$work/ota-crash.log" >&2; echo "make image-test: FAILED: a crash-looping bundle was committed" >&2; exit 1
+fi
+t5=$(date +%s)
+status=$(ssh $SSH_OPTS root@127.0.0.1 '/opt/kiosk/current/bin/kioskctl firmware status; systemctl is-active kioskd')
+echo "$status" > "$work/status-after-rollback.txt"
+if ! grep -q 'ota-crash: rolled-back' <<<"$status" || ! grep -qx active <<<"$status" || ! grep -q 'ota-good (sequence' <<<"$status"; then
+  echo "$status" >&2; echo "make image-test: FAILED: after the crash-looping bundle the kiosk is not back on the good version with kioskd active" >&2; exit 1
+fi
+echo "make image-test: make ota of a crash-looping bundle rolled back in $((t5 - t4))s; kioskd active on the previous slot"

@@ -95,7 +95,8 @@ func New(opts *Options) (*Updater, error) {
 	o := DefaultOptions()
 	if opts != nil {
 		d := *o
-		o = opts
+		c := *opts
+		o = &c
 		if o.Root == "" {
 			o.Root = d.Root
 		}
@@ -218,9 +219,9 @@ type Result struct {
 // Install installs the bundle at bundlePath (see the package comment). It
 // returns an error wrapping ErrRolledBack when the new version failed its
 // trial and the previous one runs again.
-func (u *Updater) Install(ctx context.Context, bundlePath string, io *InstallOptions) (*Result, error) {
-	if io == nil {
-		io = &InstallOptions{}
+func (u *Updater) Install(ctx context.Context, bundlePath string, opts *InstallOptions) (*Result, error) {
+	if opts == nil {
+		opts = &InstallOptions{}
 	}
 	unlock, err := u.lock(false)
 	if err != nil {
@@ -237,7 +238,7 @@ func (u *Updater) Install(ctx context.Context, bundlePath string, io *InstallOpt
 
 	st, err := readState(u.dir)
 	switch {
-	case errors.Is(err, errNoState) && io.Offline:
+	case errors.Is(err, errNoState) && opts.Offline:
 		st = &State{}
 	case errors.Is(err, errNoState):
 		return nil, fmt.Errorf("update: %s holds no installed firmware; a device gets its first slot from the image (or kioskctl firmware install -offline)", u.dir)
@@ -246,7 +247,7 @@ func (u *Updater) Install(ctx context.Context, bundlePath string, io *InstallOpt
 	}
 	if st.Trying != "" {
 		// A trial whose installer died without a reboot: end it first.
-		if err := u.rollback(ctx, st, "an earlier update was still on trial when a new one started", !io.Offline); err != nil {
+		if err := u.rollback(ctx, st, "an earlier update was still on trial when a new one started", !opts.Offline); err != nil {
 			return nil, err
 		}
 	}
@@ -276,7 +277,7 @@ func (u *Updater) Install(ctx context.Context, bundlePath string, io *InstallOpt
 		return nil, err
 	}
 	res := &Result{Slot: target, Version: m.Version, Sequence: m.Sequence}
-	if io.Offline {
+	if opts.Offline {
 		if err := u.switchTo(target); err != nil {
 			return nil, err
 		}
