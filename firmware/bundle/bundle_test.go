@@ -97,7 +97,7 @@ func TestEveryByteFlipRejected(t *testing.T) {
 	for _, flip := range []struct {
 		mask   byte
 		stride int
-	}{{0x01, 1}, {0xff, 5}} {
+	}{{0x01, 1}, {0xff, 31}} {
 		mask, stride := flip.mask, flip.stride
 		if testing.Short() {
 			stride *= 7 // under qemu and -short: a sample
