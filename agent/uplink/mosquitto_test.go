@@ -48,7 +48,7 @@ func TestMosquittoDeliverAndACL(t *testing.T) {
 func TestChaos(t *testing.T) {
 	records, restarts := 2000, 5
 	if testing.Short() {
-		records, restarts = 200, 2
+		records, restarts = 100, 1
 	}
 	ids := []string{"kiosk-001", "kiosk-002"}
 	r := newRig(t, ids...)
@@ -117,7 +117,7 @@ func TestChaos(t *testing.T) {
 func TestScaleOut(t *testing.T) {
 	records := 600
 	if testing.Short() {
-		records = 120
+		records = 60
 	}
 	ids := []string{"kiosk-001", "kiosk-002", "kiosk-003"}
 	r := newRig(t, ids...)
