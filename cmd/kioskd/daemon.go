@@ -61,6 +61,9 @@ type daemon struct {
 	// saver is what the capture workflow calls to keep a record.
 	saver  *records.Saver
 	uplink *uplink.Uplink // nil when no broker is configured
+	// capture is the devices, the capture workflow and the officer API
+	// (wiring_capture.go).
+	capture *captureWiring
 }
 
 func newDaemon(cfg *config.Kiosk, log *zap.Logger, opts *daemonOptions) (*daemon, error) {
@@ -82,6 +85,10 @@ func newDaemon(cfg *config.Kiosk, log *zap.Logger, opts *daemonOptions) (*daemon
 	mux := health.Mux(d.reg, metrics)
 
 	if err := d.wireRecords(metrics, version, commit); err != nil {
+		d.close()
+		return nil, err
+	}
+	if err := d.wireCapture(mux, metrics, version); err != nil {
 		d.close()
 		return nil, err
 	}
@@ -194,9 +201,10 @@ func (d *daemon) wireRecords(metrics prometheus.Registerer, version, commit stri
 			return fmt.Errorf("%w: %w", errConfig, err)
 		}
 	}
-	// The capture workflow sets o.Policy (set_capture_policy) when it is
-	// wired in.
-	if d.uplink, err = uplink.New(d.outbox, o); err != nil {
+	// The capture workflow (wired after this) takes set_capture_policy,
+	// reports device health, and hears of every ack.
+	o.Policy, o.Devices = capturePolicy{d}, d.deviceHealth
+	if d.uplink, err = uplink.New(ackQueue{d.outbox, d}, o); err != nil {
 		return fmt.Errorf("%w: %w", errConfig, err)
 	}
 	d.reg.Add("uplink", d.uplink.Ready)
