@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -297,6 +296,3 @@ func (s *Store) Update(ctx context.Context, kioskID string, fn func(tx nodeverif
 func isUniqueViolation(err error) bool {
 	return err != nil && (strings.Contains(err.Error(), "SQLSTATE 23505") || strings.Contains(err.Error(), "SQLSTATE 42P07") || strings.Contains(err.Error(), "UNIQUE constraint failed"))
 }
-
-// errNotFound is returned by lookups that find nothing.
-var errNotFound = errors.New("not found")
