@@ -130,7 +130,7 @@ func Run(cfg Config) (Result, error) {
 	}
 	for c := 1; c <= cfg.Cycles; c++ {
 		kill := time.Duration(rng.Int64N(int64(cfg.MaxKill)))
-		if err := m.cycle(cfg, kill); err != nil {
+		if err := m.cycle(cfg, kill, rng.IntN(2) == 0); err != nil {
 			return res, fmt.Errorf("cycle %d: %w", c, err)
 		}
 		res.Cycles = c
@@ -149,8 +149,9 @@ func Run(cfg Config) (Result, error) {
 	return res, nil
 }
 
-// cycle runs the child, kills it after kill and records what it reported.
-func (m *model) cycle(cfg Config, kill time.Duration) error {
+// cycle runs the child, kills it after kill (counted from its start, or from
+// the end of its open with afterOpen) and records what it reported.
+func (m *model) cycle(cfg Config, kill time.Duration, afterOpen bool) error {
 	cmd := exec.Command(cfg.Child.Path, cfg.Child.Args[1:]...)
 	cmd.Env = append(os.Environ(), childEnv+"="+cfg.Dir)
 	cmd.Stderr = os.Stderr
@@ -163,14 +164,33 @@ func (m *model) cycle(cfg Config, kill time.Duration) error {
 	}
 	var lines []string
 	done := make(chan error, 1)
+	ready := make(chan struct{})
 	go func() {
-		b, err := io.ReadAll(out)
-		// Only whole lines: the last one may have been cut by the kill.
-		if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
-			lines = strings.Split(string(b[:i]), "\n")
+		r := bufio.NewReader(out)
+		for {
+			l, err := r.ReadString('\n')
+			if err != nil { // only whole lines: the last one may have been cut by the kill
+				if err == io.EOF {
+					err = nil
+				}
+				done <- err
+				return
+			}
+			l = strings.TrimSuffix(l, "\n")
+			if l == "O" {
+				close(ready)
+			}
+			lines = append(lines, l)
 		}
-		done <- err
 	}()
+	if afterOpen {
+		// Count the kill delay from the end of the child's open, so a slow
+		// machine (or an emulator) still appends something every cycle.
+		select {
+		case <-ready:
+		case <-time.After(time.Minute):
+		}
+	}
 	time.Sleep(kill)
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return err
@@ -341,6 +361,7 @@ func runChild(dir string) {
 		w.Flush() // one write per line: a kill cannot leave half a report
 		outMu.Unlock()
 	}
+	report("O") // opened
 	ctx := context.Background()
 	for a := 0; a < 4; a++ {
 		go func() {
