@@ -136,13 +136,13 @@ func (e *Extractor) binarize() {
 			var sumR, nR, sumAll int32
 			for y := y0; y < y1; y++ {
 				p := (y+pad)*s + pad + x0
+				var r uint64
 				var lo, hi uint64
 				for _, o := range offC {
 					lo += le.Uint64(al[2*p+o : 2*p+o+8])
 					hi += le.Uint64(al[2*p+8+o : 2*p+16+o])
 				}
 				c0, c1 := le.Uint64(al[2*p:]), le.Uint64(al[2*p+8:])
-				var r uint64
 				for k := 0; k < 4; k++ {
 					sh := 16 * k
 					r |= b2u64((c0>>sh&lane16)*(2*acrossR+1) < lo>>sh&lane16) << k

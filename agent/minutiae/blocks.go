@@ -56,10 +56,12 @@ func (e *Extractor) blocks() {
 	}
 }
 
-var oriR = 2
+// oriR is the radius in blocks of the smoothing of the orientation
+// field (5×5 blocks).
+const oriR = 2
 
 // Segmentation constants.
-var (
+const (
 	// minEnergy is the least mean squared gradient of a foreground block,
 	// whatever the rest of the image.
 	minEnergy = 60

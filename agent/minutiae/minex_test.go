@@ -74,6 +74,6 @@ func TestMINEX(t *testing.T) {
 
 // Thresholds of TestMINEX, set a little below what the extractor measures.
 const (
-	minexNearPct  = 50
-	minexAgreePct = 50
+	minexNearPct  = 58
+	minexAgreePct = 82
 )

@@ -134,6 +134,9 @@ type Extractor struct {
 	dist          []uint8 // chessboard distance in blocks to background
 	tmp           []int32
 
+	// Sum and count of block ridge periods (×16 pixels), from frequency.
+	periodSum, periodN int
+
 	// Ridge-valley clarity accumulated by binarize.
 	clarSum int64
 	clarN   int

@@ -99,6 +99,7 @@ func (e *Extractor) frequency() int {
 		}
 	}
 	period := e.tmp[nb : 2*nb] // ridge period ×16 per block, 0 unknown
+	e.periodSum, e.periodN = 0, 0
 	for by := 0; by < bh; by++ {
 		for bx := 0; bx < bw; bx++ {
 			b := by*bw + bx
@@ -114,6 +115,8 @@ func (e *Extractor) frequency() int {
 			}
 			if n > 0 {
 				period[b] = 9 * bs * bs * 16 / n
+				e.periodSum += int(period[b])
+				e.periodN++
 			}
 		}
 	}

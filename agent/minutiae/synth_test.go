@@ -49,7 +49,7 @@ const edgeMargin = 16
 
 // Thresholds of TestSynthGroundTruth.
 const (
-	minSynthPrecision = 0.75
-	minSynthRecall    = 0.70
-	minSynthF1        = 0.74
+	minSynthPrecision = 0.78
+	minSynthRecall    = 0.78
+	minSynthF1        = 0.80
 )
