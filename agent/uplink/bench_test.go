@@ -2,6 +2,7 @@ package uplink_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"slices"
 	"strconv"
@@ -95,7 +96,7 @@ func TestCaptureToAckLatency(t *testing.T) {
 	at := &ackTimes{Outbox: k.ob, acked: map[uint64]time.Time{}}
 	k.run(t, url, 4, at)
 	waitFor(t, 20*time.Second, "kiosk connected", k.up.Connected)
-	started := map[uint64]time.Time{}
+	started, saved := map[uint64]time.Time{}, map[uint64]time.Time{}
 	tick := time.NewTicker(time.Second / time.Duration(rate))
 	defer tick.Stop()
 	for i := 0; i < rate*secs; i++ {
@@ -106,19 +107,24 @@ func TestCaptureToAckLatency(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		started[seq] = t0
+		started[seq], saved[seq] = t0, time.Now()
 	}
 	k.drained(t, time.Minute)
-	var lat []time.Duration
+	var lat, save, deliver []time.Duration
 	at.mu.Lock()
 	for seq, t0 := range started {
 		lat = append(lat, at.acked[seq].Sub(t0))
+		save = append(save, saved[seq].Sub(t0))
+		deliver = append(deliver, at.acked[seq].Sub(saved[seq]))
 	}
 	at.mu.Unlock()
-	slices.Sort(lat)
-	p := func(q float64) time.Duration { return lat[min(len(lat)-1, int(q*float64(len(lat))))] }
-	t.Logf("LATENCY: %d records of %d bytes at %d/s over TLS (%s), capture (seal + fsync) to ack: p50 %v, p90 %v, p99 %v, max %v",
-		len(lat), size, rate, which, p(0.5).Round(10*time.Microsecond), p(0.9).Round(10*time.Microsecond), p(0.99).Round(10*time.Microsecond), lat[len(lat)-1].Round(10*time.Microsecond))
+	pct := func(d []time.Duration) string {
+		slices.Sort(d)
+		p := func(q float64) time.Duration { return d[min(len(d)-1, int(q*float64(len(d))))].Round(10 * time.Microsecond) }
+		return fmt.Sprintf("p50 %v, p90 %v, p99 %v, max %v", p(0.5), p(0.9), p(0.99), d[len(d)-1].Round(10*time.Microsecond))
+	}
+	t.Logf("LATENCY: %d records of %d bytes at %d/s over TLS (%s), capture (seal + fsync) to ack: %s", len(lat), size, rate, which, pct(lat))
+	t.Logf("LATENCY split: seal + durable append %s; saved to ack %s", pct(save), pct(deliver))
 }
 
 var _ uplink.Queue = (*ackTimes)(nil)
