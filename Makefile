@@ -377,6 +377,23 @@ fuzz-uplink: ## Fuzz the ack, status and command-reply decoders, the kiosk's ack
 	@for t in $(UPLINK_FUZZ); do pkg=$${t%%:*}; fn=$${t##*:}; \
 		echo "== $$pkg $$fn"; $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(UPLINK_FUZZTIME) $$pkg || exit 1; done
 
+##@ Demo and capture workflow
+
+DEMO_ARGS ?=
+
+.PHONY: demo
+# Built without -trimpath so that it shares the build cache with go build,
+# go test and make test (the first build compiles the SQLite driver, which
+# takes minutes on a small machine).
+demo: ## The whole chain on loopback: broker, node, kioskd with simulated devices, synthetic travellers (DEMO_ARGS="-travellers N -outage D")
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/ ./cmd/kioskd ./cmd/kioskctl
+	./bin/kioskctl demo $(DEMO_ARGS)
+
+.PHONY: test-capture
+test-capture: ## Capture workflow, officer API and the end-to-end test (travellers to the node with a broker outage) with -race
+	CGO_ENABLED=1 $(GO) test -race -count 1 ./agent/capture/ ./agent/officer/ ./cmd/internal/demo/
+	CGO_ENABLED=1 $(GO) test -race -count 1 -v -run '^TestEndToEnd$$' ./cmd/kioskd/ | grep -E 'traveller|^(--- |ok|FAIL)'
+
 ##@ Misc
 
 .PHONY: clean

@@ -66,6 +66,7 @@ var commands = []command{
 	{"capture face", "take a face image from the configured camera (real or simulated) into a JPEG", runCaptureFace},
 	{"outbox stat", "show an outbox's records waiting, bytes, oldest unacked age, dead letters, quarantine", runOutboxStat},
 	{"outbox verify", "check every record CRC of an outbox; exit 1 on damage", runOutboxVerify},
+	{"demo", "run the whole chain on loopback: simulated kiosk, embedded broker, reference node, synthetic travellers", runDemo},
 	{"firmware build", "build and sign a firmware bundle for a board (make firmware runs it)", runFirmwareBuild},
 	{"firmware keygen", "create an Ed25519 firmware signing key pair", runFirmwareKeygen},
 	{"firmware sign", "sign or re-sign a firmware bundle (e.g. with the offline release key)", runFirmwareSign},

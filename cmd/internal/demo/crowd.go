@@ -27,8 +27,12 @@ type Crowd struct {
 
 	builders sync.WaitGroup // goroutines building masters ahead
 
-	mu         sync.Mutex
-	rng        *rand.Rand
+	mu sync.Mutex
+	// arrivals draws who comes; impressions draws how fingers are placed
+	// (two streams, so that one traveller's attempts do not change who
+	// comes next).
+	arrivals   *rand.Rand
+	impression *rand.Rand
 	sim        *r30xsim.Sim
 	identities []*synth.Traveller
 	visits     []*Visit
@@ -68,7 +72,8 @@ func NewCrowd(seed uint64, returning float64, limit int) (*Crowd, error) {
 		return nil, err
 	}
 	return &Crowd{gen: gen, set: seed, returning: returning, limit: limit,
-		rng: rand.New(rand.NewPCG(seed, 0x63726f7764)), bySession: map[string]*Visit{}}, nil
+		arrivals:   rand.New(rand.NewPCG(seed, 0x61727269766573)),
+		impression: rand.New(rand.NewPCG(seed, 0x696d7072657373)), bySession: map[string]*Visit{}}, nil
 }
 
 func (c *Crowd) attach(sim *r30xsim.Sim) {
@@ -117,8 +122,8 @@ func (c *Crowd) arrive(e capture.Event) *Visit {
 			return nil
 		}
 		v = &Visit{N: len(c.visits) + 1, Placed: map[int][]*synth.Impression{}}
-		if len(c.identities) > 0 && c.rng.Float64() < c.returning {
-			i := c.rng.IntN(len(c.identities))
+		if len(c.identities) > 0 && c.arrivals.Float64() < c.returning {
+			i := c.arrivals.IntN(len(c.identities))
 			v.Identity, v.Returning, v.Traveller = i+1, true, c.identities[i]
 		} else {
 			t := c.gen.Traveller(synth.SetTraveller(c.set, len(c.identities)))
@@ -159,7 +164,7 @@ func (c *Crowd) place(v *Visit, name string) {
 	if err != nil {
 		return
 	}
-	im := finger.ImpressionRand(c.rng)
+	im := finger.ImpressionRand(c.impression)
 	v.Placed[int(f)] = append(v.Placed[int(f)], im)
 	c.placed = im
 	if c.sim != nil {
