@@ -6,29 +6,33 @@
 //
 // The pipeline works at 500 ppi (images at other resolutions are resampled;
 // coordinates are written back in the image's own pixels) in these stages,
-// each measured by its own benchmark:
+// each measured by its own benchmark (BenchmarkStage):
 //
-//  1. prepare: copy (or resample) into a padded working buffer;
+//  1. prepare: copy (or resample, bilinear in fixed point) into a padded
+//     working buffer;
 //  2. blocks: per 8×8 block, grey statistics and the gradient structure
 //     tensor (central differences);
 //  3. segment: foreground blocks from gradient energy relative to the
 //     image's own strongest blocks, majority-filtered, largest component,
-//     holes filled;
+//     holes filled, distance to the background;
 //  4. orient: ridge orientation and its certainty per block from the tensor
 //     summed over 3×3 blocks, then smoothed over 5×5 blocks weighted by
 //     certainty;
 //  5. binarize: contextual enhancement by oriented smoothing, 15 pixels
 //     along the ridge, compared with its 9-pixel average across the ridge
 //     (one ridge period): a pixel darker than its surroundings across the
-//     ridge is ridge;
-//  6. thin: directional thinning by deletion of simple points down to an
-//     8-connected one-pixel skeleton;
-//  7. detect: endings and bifurcations on the skeleton, each traced along
-//     its ridges; false minutiae removed (border, spurs, islands, bridges,
-//     lakes, breaks, clusters); direction from the traced ridge and the
-//     orientation field; quality from local orientation certainty, contrast
-//     and distance to the border;
-//  8. quality: the image quality score (see Quality).
+//     ridge is ridge. Both filters run 8 pixels at a time in 16-bit lanes of
+//     a uint64 (SWAR); the ridge map is a bit image;
+//  6. smooth: two 3×3 majority votes over the bit image, 64 pixels at a
+//     time;
+//  7. thin: directional parallel thinning by deletion of simple points,
+//     64 pixels at a time, down to an 8-connected one-pixel skeleton;
+//  8. detect: endings and bifurcations by the crossing number, each traced
+//     along its ridges; false minutiae removed (border, spurs, short
+//     ridges, bridges, lakes, breaks, clusters); direction from the
+//     orientation field where it agrees with the trace; quality from local
+//     orientation certainty, contrast and distance to the border;
+//  9. quality: the image quality score (see QualityMeasures and score).
 //
 // All arithmetic that affects the output is integer or fixed point, so the
 // same image gives bit-identical templates on amd64, arm64 and armv7.

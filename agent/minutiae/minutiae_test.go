@@ -104,8 +104,12 @@ func TestExtractFVC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	impressions := []int{1, 5}
+	if testing.Short() {
+		impressions = impressions[:1]
+	}
 	for _, db := range []string{"DB1_B", "DB2_B", "DB3_B", "DB4_B"} {
-		for _, i := range []int{1, 5} {
+		for _, i := range impressions {
 			name := fmt.Sprintf("fvc2002/%s/10%d_%d.tif", db, i, i)
 			t.Run(name, func(t *testing.T) {
 				img := loadImage(t, name)
@@ -396,6 +400,7 @@ func TestGolden(t *testing.T) {
 			wantHash[f[1]] = f[0]
 		}
 	}
+	t.Logf("checked %d templates against %s", len(got), golden)
 	for _, e := range got {
 		if wantHash[e.name] != e.hash {
 			t.Errorf("template of %s hashes to %s, golden %s", e.name, e.hash, wantHash[e.name])
