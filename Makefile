@@ -86,7 +86,7 @@ bench: ## Run the benchmarks of the hot paths with -benchmem
 fuzz: ## Run every fuzz test for FUZZTIME each (default 30s)
 	@for pkg in $$($(GO) list ./...); do \
 		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
-			echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $${FUZZTIME:-30s} $$pkg; \
+			echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $${FUZZTIME:-30s} -fuzzminimizetime 2s $$pkg; \
 		done; done
 
 ##@ Face pipeline
