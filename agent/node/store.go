@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	_ "modernc.org/sqlite"             // database/sql driver "sqlite"
@@ -142,6 +143,9 @@ func (d dialect) schema() []string {
 type Store struct {
 	db *sql.DB
 	d  dialect
+
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt // prepared once: parsing SQL costs more than running it
 }
 
 // OpenSQLite opens (creating it when needed) the SQLite database at path
@@ -154,7 +158,7 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("node: opening SQLite database %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(1)
-	s := &Store{db: db, d: sqliteDialect}
+	s := &Store{db: db, d: sqliteDialect, stmts: map[string]*sql.Stmt{}}
 	if err := s.init(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("node: SQLite database %s (check the path and its permissions): %w", path, err)
@@ -172,7 +176,7 @@ func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
 		return nil, fmt.Errorf("node: PostgreSQL connection string: %w", err)
 	}
 	db.SetMaxOpenConns(8)
-	s := &Store{db: db, d: postgresDialect}
+	s := &Store{db: db, d: postgresDialect, stmts: map[string]*sql.Stmt{}}
 	if err := s.init(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("node: PostgreSQL (check store.dsn, the server and the role's rights): %w", err)
@@ -204,11 +208,36 @@ func (s *Store) init(ctx context.Context) error {
 			return fmt.Errorf("creating tables: %w", err)
 		}
 	}
+	for _, q := range txQueries {
+		st, err := s.db.PrepareContext(ctx, s.d.q(q))
+		if err != nil {
+			return fmt.Errorf("preparing statements: %w", err)
+		}
+		s.stmts[q] = st
+	}
 	return nil
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.mu.Lock()
+	for _, st := range s.stmts {
+		st.Close()
+	}
+	clear(s.stmts)
+	s.mu.Unlock()
+	return s.db.Close()
+}
+
+// stmt returns the statement of query prepared at open (one of
+// txQueries). It never prepares inside a transaction: with SQLite's single
+// connection that would wait for the connection the transaction holds.
+func (s *Store) stmt(query string) (*sql.Stmt, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.stmts[query]
+	return st, ok
+}
 
 // Driver returns "sqlite" or "postgres".
 func (s *Store) Driver() string { return s.d.name }

@@ -32,7 +32,7 @@ func (t *Tx) link(query string, args ...any) (nodeverify.Link, bool, error) {
 	var l nodeverify.Link
 	var seq, boot int64
 	var hash, prev []byte
-	err := t.tx.QueryRowContext(t.ctx, t.s.d.q(query), args...).Scan(&l.RecordID, &seq, &boot, &hash, &prev)
+	err := t.queryRow(query, args...).Scan(&l.RecordID, &seq, &boot, &hash, &prev)
 	if errors.Is(err, sql.ErrNoRows) {
 		return l, false, nil
 	}
@@ -50,22 +50,22 @@ func (t *Tx) link(query string, args ...any) (nodeverify.Link, bool, error) {
 
 // ByRecordID implements nodeverify.ChainTx.
 func (t *Tx) ByRecordID(id string) (nodeverify.Link, bool, error) {
-	return t.link(`SELECT `+linkCols+` FROM records WHERE kiosk_id = ? AND record_id = ?`, t.kiosk, id)
+	return t.link(qLinkByID, t.kiosk, id)
 }
 
 // At implements nodeverify.ChainTx.
 func (t *Tx) At(seq uint64) (nodeverify.Link, bool, error) {
-	return t.link(`SELECT `+linkCols+` FROM records WHERE kiosk_id = ? AND seq = ?`, t.kiosk, int64(seq))
+	return t.link(qLinkAt, t.kiosk, int64(seq))
 }
 
 // Before implements nodeverify.ChainTx.
 func (t *Tx) Before(seq uint64) (nodeverify.Link, bool, error) {
-	return t.link(`SELECT `+linkCols+` FROM records WHERE kiosk_id = ? AND seq < ? ORDER BY seq DESC LIMIT 1`, t.kiosk, int64(seq))
+	return t.link(qLinkBefore, t.kiosk, int64(seq))
 }
 
 // After implements nodeverify.ChainTx.
 func (t *Tx) After(seq uint64) (nodeverify.Link, bool, error) {
-	return t.link(`SELECT `+linkCols+` FROM records WHERE kiosk_id = ? AND seq > ? ORDER BY seq ASC LIMIT 1`, t.kiosk, int64(seq))
+	return t.link(qLinkAfter, t.kiosk, int64(seq))
 }
 
 // Put implements nodeverify.ChainTx: it inserts the record's row with its
@@ -74,7 +74,7 @@ func (t *Tx) Put(l nodeverify.Link) error {
 	if l.KioskID != t.kiosk {
 		return fmt.Errorf("node: link of kiosk %s put in a transaction of kiosk %s", l.KioskID, t.kiosk)
 	}
-	err := t.tx.QueryRowContext(t.ctx, t.s.d.q(`INSERT INTO records (kiosk_id, record_id, seq, boot_epoch, hash, prev_hash) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`),
+	err := t.queryRow(qInsertRecord,
 		t.kiosk, l.RecordID, int64(l.Seq), int64(l.BootEpoch), l.Hash[:], l.Prev[:]).Scan(&t.put)
 	if err != nil {
 		return fmt.Errorf("node: storing kiosk %s record %s: %w", t.kiosk, l.RecordID, err)
@@ -94,16 +94,14 @@ func (t *Tx) SaveRecord(o *nodeverify.Opened, p nodeverify.Placement, nodeID str
 	devices, _ := json.Marshal(rec.GetDevices())
 	timings, _ := json.Marshal(rec.GetTimings())
 	nowMs := now.UnixMilli()
-	if _, err := t.tx.ExecContext(t.ctx, t.s.d.q(`UPDATE records SET created_ms = ?, captured_ms = ?, stored_ms = ?, node_id = ?, suite = ?, node_key_id = ?, device_key_id = ?,
-		site = ?, session_id = ?, officer_id = ?, policy = ?, agent_version = ?, devices = ?, timings = ? WHERE id = ?`),
+	if _, err := t.exec(qRecordMetadata,
 		sr.GetCreatedUnixMs(), rec.GetCapturedUnixMs(), nowMs, nodeID, o.Suite.Name(), sr.GetNodeKeyId(), sr.GetDeviceKeyId(),
 		rec.GetSite(), rec.GetSessionId(), rec.GetOfficerId(), rec.GetPolicy(), rec.GetAgentVersion(), string(devices), string(timings), t.put); err != nil {
 		return fmt.Errorf("node: storing record %s metadata: %w", sr.GetRecordId(), err)
 	}
 	for i, f := range rec.GetFingers() {
 		img := f.GetImage()
-		if _, err := t.tx.ExecContext(t.ctx, t.s.d.q(`INSERT INTO templates (record_pk, idx, position, iso_template, quality, attempts, missing_reason, minutiae, device, duration_ms,
-			image_format, image_width, image_height, image_ppi, image) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		if _, err := t.exec(qInsertTemplate,
 			t.put, i, int(f.GetPosition()), nonNil(f.GetIsoTemplate()), f.GetQuality(), f.GetAttempts(), int(f.GetMissingReason()), f.GetMinutiae(), f.GetDevice(), f.GetDurationMs(),
 			int(img.GetFormat()), img.GetWidth(), img.GetHeight(), img.GetPpi(), nonNil(img.GetData())); err != nil {
 			return fmt.Errorf("node: storing record %s finger %d: %w", sr.GetRecordId(), i, err)
@@ -111,19 +109,13 @@ func (t *Tx) SaveRecord(o *nodeverify.Opened, p nodeverify.Placement, nodeID str
 	}
 	if face := rec.GetFace(); face != nil {
 		measures, _ := json.Marshal(face.GetMeasures())
-		if _, err := t.tx.ExecContext(t.ctx, t.s.d.q(`INSERT INTO faces (record_pk, iso_record, quality, accepted, frames, measures, reasons, device, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		if _, err := t.exec(qInsertFace,
 			t.put, nonNil(face.GetIsoRecord()), face.GetQuality(), boolInt(face.GetAccepted()), face.GetFrames(), string(measures), strings.Join(face.GetReasons(), "\n"), face.GetDevice(), face.GetDurationMs()); err != nil {
 			return fmt.Errorf("node: storing record %s face: %w", sr.GetRecordId(), err)
 		}
 	}
 	seq := int64(sr.GetSeq())
-	if _, err := t.tx.ExecContext(t.ctx, t.s.d.q(`UPDATE kiosks SET records = records + 1,
-		first_seen_ms = CASE WHEN first_seen_ms = 0 THEN ? ELSE first_seen_ms END,
-		last_seen_ms = CASE WHEN last_seen_ms < ? THEN ? ELSE last_seen_ms END,
-		last_created_ms = CASE WHEN last_seq < ? THEN ? ELSE last_created_ms END,
-		last_stored_ms = CASE WHEN last_seq < ? THEN ? ELSE last_stored_ms END,
-		last_seq = CASE WHEN last_seq < ? THEN ? ELSE last_seq END
-		WHERE kiosk_id = ?`),
+	if _, err := t.exec(qKioskRecordStored,
 		nowMs, nowMs, nowMs, seq, sr.GetCreatedUnixMs(), seq, nowMs, seq, seq, t.kiosk); err != nil {
 		return fmt.Errorf("node: updating kiosk %s: %w", t.kiosk, err)
 	}
@@ -138,7 +130,7 @@ func (t *Tx) updateGaps(sr *rbdesv1.SealedRecord, p nodeverify.Placement, nowMs 
 		if p.Gap == nil {
 			return nil
 		}
-		_, err := t.tx.ExecContext(t.ctx, t.s.d.q(`INSERT INTO chain_gaps (kiosk_id, from_seq, to_seq, open_start, found_ms) VALUES (?, ?, ?, ?, ?)`),
+		_, err := t.exec(qInsertGap,
 			t.kiosk, int64(p.Gap.From), int64(p.Gap.To), boolInt(p.Gap.Open), nowMs)
 		if err != nil {
 			return fmt.Errorf("node: recording gap %s of kiosk %s: %w", p.Gap, t.kiosk, err)
@@ -147,24 +139,24 @@ func (t *Tx) updateGaps(sr *rbdesv1.SealedRecord, p nodeverify.Placement, nowMs 
 	}
 	var from, to int64
 	var open int
-	err := t.tx.QueryRowContext(t.ctx, t.s.d.q(`SELECT from_seq, to_seq, open_start FROM chain_gaps WHERE kiosk_id = ? AND from_seq <= ? AND to_seq >= ?`), t.kiosk, seq, seq).Scan(&from, &to, &open)
+	err := t.queryRow(qGapContaining, t.kiosk, seq, seq).Scan(&from, &to, &open)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("node: reading the gaps of kiosk %s: %w", t.kiosk, err)
 	}
-	if _, err := t.tx.ExecContext(t.ctx, t.s.d.q(`DELETE FROM chain_gaps WHERE kiosk_id = ? AND from_seq = ?`), t.kiosk, from); err != nil {
+	if _, err := t.exec(qDeleteGap, t.kiosk, from); err != nil {
 		return fmt.Errorf("node: updating the gaps of kiosk %s: %w", t.kiosk, err)
 	}
 	chainStart := open == 1 && [seal.HashSize]byte(sr.GetPrevHash()) == [seal.HashSize]byte{}
 	if from <= seq-1 && !chainStart {
-		if _, err := t.tx.ExecContext(t.ctx, t.s.d.q(`INSERT INTO chain_gaps (kiosk_id, from_seq, to_seq, open_start, found_ms) VALUES (?, ?, ?, ?, ?)`), t.kiosk, from, seq-1, open, nowMs); err != nil {
+		if _, err := t.exec(qInsertGap, t.kiosk, from, seq-1, open, nowMs); err != nil {
 			return fmt.Errorf("node: updating the gaps of kiosk %s: %w", t.kiosk, err)
 		}
 	}
 	if seq+1 <= to {
-		if _, err := t.tx.ExecContext(t.ctx, t.s.d.q(`INSERT INTO chain_gaps (kiosk_id, from_seq, to_seq, open_start, found_ms) VALUES (?, ?, ?, 0, ?)`), t.kiosk, seq+1, to, nowMs); err != nil {
+		if _, err := t.exec(qInsertGapAfter, t.kiosk, seq+1, to, nowMs); err != nil {
 			return fmt.Errorf("node: updating the gaps of kiosk %s: %w", t.kiosk, err)
 		}
 	}
@@ -179,11 +171,7 @@ func (t *Tx) updateGaps(sr *rbdesv1.SealedRecord, p nodeverify.Placement, nowMs 
 func (t *Tx) ApplyStatus(s *rbdesv1.Status, now time.Time) (bool, error) {
 	nowMs := now.UnixMilli()
 	online := s.GetState() == rbdesv1.KioskState_KIOSK_STATE_ONLINE
-	res, err := t.tx.ExecContext(t.ctx, t.s.d.q(`UPDATE kiosks SET online = ?, status_kind = ?, boot_epoch = ?, connect_epoch = ?, status_ms = ?,
-		queue_depth = ?, oldest_unacked_age_ms = ?, dead_letters = ?, agent_version = ?, alarms = ?,
-		first_seen_ms = CASE WHEN first_seen_ms = 0 THEN ? ELSE first_seen_ms END,
-		last_seen_ms = CASE WHEN last_seen_ms < ? THEN ? ELSE last_seen_ms END
-		WHERE kiosk_id = ? AND connect_epoch <= ?`),
+	res, err := t.exec(qKioskStatus,
 		boolInt(online), int(s.GetKind()), int64(s.GetBootEpoch()), int64(s.GetConnectEpoch()), nowMs,
 		int64(s.GetQueueDepth()), s.GetOldestUnackedAgeMs(), int64(s.GetDeadLetters()), s.GetAgentVersion(), strings.Join(s.GetAlarms(), "\n"),
 		nowMs, nowMs, nowMs, t.kiosk, int64(s.GetConnectEpoch()))
@@ -194,7 +182,7 @@ func (t *Tx) ApplyStatus(s *rbdesv1.Status, now time.Time) (bool, error) {
 	if n > 0 {
 		return true, nil
 	}
-	if _, err := t.tx.ExecContext(t.ctx, t.s.d.q(`UPDATE kiosks SET last_seen_ms = CASE WHEN last_seen_ms < ? THEN ? ELSE last_seen_ms END WHERE kiosk_id = ?`), nowMs, nowMs, t.kiosk); err != nil {
+	if _, err := t.exec(qKioskSeenOnly, nowMs, nowMs, t.kiosk); err != nil {
 		return false, fmt.Errorf("node: recording kiosk %s as seen: %w", t.kiosk, err)
 	}
 	return false, nil
@@ -203,12 +191,27 @@ func (t *Tx) ApplyStatus(s *rbdesv1.Status, now time.Time) (bool, error) {
 // Seen records that the kiosk was heard from.
 func (t *Tx) Seen(now time.Time) error {
 	nowMs := now.UnixMilli()
-	_, err := t.tx.ExecContext(t.ctx, t.s.d.q(`UPDATE kiosks SET last_seen_ms = CASE WHEN last_seen_ms < ? THEN ? ELSE last_seen_ms END,
-		first_seen_ms = CASE WHEN first_seen_ms = 0 THEN ? ELSE first_seen_ms END WHERE kiosk_id = ?`), nowMs, nowMs, nowMs, t.kiosk)
+	_, err := t.exec(qKioskSeen, nowMs, nowMs, nowMs, t.kiosk)
 	if err != nil {
 		return fmt.Errorf("node: recording kiosk %s as seen: %w", t.kiosk, err)
 	}
 	return nil
+}
+
+// exec runs a statement of the store's cache inside the transaction.
+func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
+	if st, ok := t.s.stmt(query); ok {
+		return t.tx.StmtContext(t.ctx, st).ExecContext(t.ctx, args...)
+	}
+	return t.tx.ExecContext(t.ctx, t.s.d.q(query), args...)
+}
+
+// queryRow runs a query of the store's cache inside the transaction.
+func (t *Tx) queryRow(query string, args ...any) *sql.Row {
+	if st, ok := t.s.stmt(query); ok {
+		return t.tx.StmtContext(t.ctx, st).QueryRowContext(t.ctx, args...)
+	}
+	return t.tx.QueryRowContext(t.ctx, t.s.d.q(query), args...)
 }
 
 func nonNil(b []byte) []byte {
