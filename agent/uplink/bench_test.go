@@ -120,7 +120,9 @@ func TestCaptureToAckLatency(t *testing.T) {
 	at.mu.Unlock()
 	pct := func(d []time.Duration) string {
 		slices.Sort(d)
-		p := func(q float64) time.Duration { return d[min(len(d)-1, int(q*float64(len(d))))].Round(10 * time.Microsecond) }
+		p := func(q float64) time.Duration {
+			return d[min(len(d)-1, int(q*float64(len(d))))].Round(10 * time.Microsecond)
+		}
 		return fmt.Sprintf("p50 %v, p90 %v, p99 %v, max %v", p(0.5), p(0.9), p(0.99), d[len(d)-1].Round(10*time.Microsecond))
 	}
 	t.Logf("LATENCY: %d records of %d bytes at %d/s over TLS (%s), capture (seal + fsync) to ack: %s", len(lat), size, rate, which, pct(lat))
