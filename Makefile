@@ -379,7 +379,8 @@ fuzz-uplink: ## Fuzz the ack, status and command-reply decoders, the kiosk's ack
 
 ##@ Demo and capture workflow
 
-DEMO_ARGS ?=
+DEMO_ARGS       ?=
+SOAK_TRAVELLERS ?= 1000
 
 .PHONY: demo
 # Built without -trimpath so that it shares the build cache with go build,
@@ -393,6 +394,16 @@ demo: ## The whole chain on loopback: broker, node, kioskd with simulated device
 test-capture: ## Capture workflow, officer API and the end-to-end test (travellers to the node with a broker outage) with -race
 	CGO_ENABLED=1 $(GO) test -race -count 1 ./agent/capture/ ./agent/officer/ ./cmd/internal/demo/
 	CGO_ENABLED=1 $(GO) test -race -count 1 -v -run '^TestEndToEnd$$' ./cmd/kioskd/ | grep -E 'traveller|^(--- |ok|FAIL)'
+
+.PHONY: soak-capture
+soak-capture: ## kioskd footprint and leak soak, not in make test: SOAK_TRAVELLERS (default 1000) travellers about every 2 s with every simulated device; RSS, heap, goroutines, start to ready
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/ ./cmd/kioskd
+	KIOSK_SOAK_TRAVELLERS=$(SOAK_TRAVELLERS) KIOSKD=$(CURDIR)/bin/kioskd $(GO) test -count 1 -v -timeout 4h -run '^TestFootprintSoak$$' ./cmd/kioskd/ | grep -E 'SOAK|^(--- |ok|FAIL)'
+
+.PHONY: footprint
+footprint: build-arm64 ## kioskd's footprint: linux/arm64 binary size, then a 100-traveller soak (RSS, start to ready)
+	@ls -l bin/linux-arm64/kioskd | awk '{printf "linux/arm64 kioskd: %.1f MB (%d bytes)\n", $$5/1048576, $$5}'
+	$(MAKE) -s soak-capture SOAK_TRAVELLERS=100
 
 ##@ Misc
 

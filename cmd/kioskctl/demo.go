@@ -63,6 +63,8 @@ type demoRun struct {
 	outageDone bool
 	down       bool
 	peak       int64 // outbox depth peak while the broker is down
+	pid        int
+	rss        rssStats
 	// pending holds lines about a record printed before its "saved" line.
 	pending map[uint64][]string
 }
@@ -243,6 +245,7 @@ func (r *demoRun) run(ctx context.Context, dir, bin, portrait string, wo demo.Op
 	}
 	r.printf("kioskd (pid %d) ready in %.2f s: config %s, log %s, officer API %s/api/v1/state",
 		cmd.Process.Pid, time.Since(t0).Seconds(), cfg, logFile.Name(), r.base)
+	r.pid = cmd.Process.Pid
 
 	fctx, stopFollow := context.WithCancel(ctx)
 	followed := make(chan struct{})
@@ -259,6 +262,9 @@ func (r *demoRun) run(ctx context.Context, dir, bin, portrait string, wo demo.Op
 	if err != nil {
 		return err
 	}
+	r.mu.Lock()
+	r.rss.sample(r.pid)
+	r.mu.Unlock()
 	if err := stop(); err != nil {
 		return err
 	}
@@ -290,7 +296,7 @@ func waitReadyOrExit(ctx context.Context, base string, exited <-chan error) erro
 func (r *demoRun) wait(ctx context.Context, outage time.Duration, exited <-chan error) error {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	var restoreAt, sampled time.Time
+	var restoreAt, sampled, measured time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -303,6 +309,10 @@ func (r *demoRun) wait(ctx context.Context, outage time.Duration, exited <-chan 
 		r.mu.Lock()
 		saved, delivered := len(r.saved), r.countDelivered()
 		idle := time.Since(r.lastEvent)
+		if time.Since(measured) >= time.Second {
+			measured = time.Now()
+			r.rss.sample(r.pid)
+		}
 		if r.down && time.Since(sampled) >= 500*time.Millisecond {
 			sampled = time.Now()
 			if ob, err := r.outboxLocked(); err == nil && ob.Depth > r.peak {
@@ -544,12 +554,50 @@ func (r *demoRun) verify(ctx context.Context, ob officer.Outbox, outage time.Dur
 	if outage > 0 {
 		out = fmt.Sprintf("outage %v (outbox peak %d)", outage, r.peak)
 	}
-	s := fmt.Sprintf("travellers %d (%d returning, %d sessions retried), records stored %d (exactly once: %v), acked %d, capture-to-ack p50 %.2f s p99 %.2f s, outbox depth %d, dead letters %d, %s, %s",
-		r.n, r.returning, r.failed, len(stored), len(problems) == 0, len(lat), p50, p99, ob.Depth, ob.DeadLetters, out, time.Since(r.start).Round(time.Second))
+	s := fmt.Sprintf("travellers %d (%d returning, %d sessions retried), records stored %d (exactly once: %v), acked %d, capture-to-ack p50 %.2f s p99 %.2f s, outbox depth %d, dead letters %d, %s, %skioskd RSS %s, %s",
+		r.n, r.returning, r.failed, len(stored), len(problems) == 0, len(lat), p50, p99, ob.Depth, ob.DeadLetters, out, "", r.rss, time.Since(r.start).Round(time.Second))
 	if len(problems) > 0 {
 		return "FAILED (" + strings.Join(problems, "; ") + "): " + s, errors.New(strings.Join(problems, "; "))
 	}
 	return s, nil
+}
+
+// rssStats follows kioskd's resident memory (Linux /proc; elsewhere it
+// stays empty).
+type rssStats struct {
+	last, max, hwm int64 // KiB
+	n              int
+}
+
+func (s *rssStats) sample(pid int) {
+	if pid == 0 {
+		return
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		var v int64
+		switch {
+		case strings.HasPrefix(line, "VmRSS:"):
+			if _, err := fmt.Sscanf(line[len("VmRSS:"):], "%d", &v); err == nil {
+				s.last, s.max, s.n = v, max(s.max, v), s.n+1
+			}
+		case strings.HasPrefix(line, "VmHWM:"):
+			if _, err := fmt.Sscanf(line[len("VmHWM:"):], "%d", &v); err == nil {
+				s.hwm = v
+			}
+		}
+	}
+}
+
+func (s rssStats) String() string {
+	if s.n == 0 {
+		return "not measured"
+	}
+	return fmt.Sprintf("%.1f MB at the end, %.1f MB at most (%d samples, kernel high-water mark %.1f MB)",
+		float64(s.last)/1024, float64(s.max)/1024, s.n, float64(s.hwm)/1024)
 }
 
 // percentile is the nearest-rank percentile of sorted values.

@@ -67,6 +67,12 @@ type KioskSettings struct {
 	FaceBudget time.Duration
 	// LogLevel is kioskd's log level; default info.
 	LogLevel string
+	// SelfServe puts the fingerprint sensor's simulator inside kioskd: a
+	// simulated FPC1020 on which synthetic fingers (one finger of one
+	// traveller, a fresh impression each time) are placed by themselves,
+	// so kioskd runs travellers through with nobody answering its prompts
+	// (the footprint soak). The Crowd and the R307 simulator are not used.
+	SelfServe bool
 }
 
 // FreePort returns a loopback address that was free a moment ago.
@@ -118,15 +124,9 @@ func (w *World) WriteKioskConfig(s KioskSettings) (path, listen string, err erro
 	}
 	dir := w.o.Dir
 	f := w.files
-	cfg := fmt.Sprintf(`# kioskd config written by the demo (cmd/internal/demo).
-kiosk:
-  id: %[1]s
-  country: %[2]s
-  site: "make demo: simulated kiosk on loopback"
-devices:
-  - name: fingerprint
+	sensor := fmt.Sprintf(`  - name: fingerprint
     driver: r30x
-    port: %[3]q
+    port: %q
     baud: 57600
     options:
       link_baud: "115200"
@@ -134,7 +134,22 @@ devices:
       # Generous reply deadlines (an image data packet may be up to 5 s
       # late): a demo machine may be busy with other work.
       timeout: 10s
-  - name: face
+`, tty)
+	if s.SelfServe {
+		sensor = `  - name: fingerprint
+    driver: sim-fpc1020
+    options:
+      fingers: synth
+      seed: "7"
+`
+	}
+	cfg := fmt.Sprintf(`# kioskd config written by the demo (cmd/internal/demo).
+kiosk:
+  id: %[1]s
+  country: %[2]s
+  site: "make demo: simulated kiosk on loopback"
+devices:
+%[3]s  - name: face
     driver: sim-uvc
     options:
       image: %[4]q
@@ -201,7 +216,7 @@ log:
   format: json
 state:
   dir: %[19]q
-`, w.o.KioskID, Country, tty, abs, s.PresenceEvery, strings.Join(s.Fingers, ", "), s.FaceBudget,
+`, w.o.KioskID, Country, sensor, abs, s.PresenceEvery, strings.Join(s.Fingers, ", "), s.FaceBudget,
 		filepath.Join(dir, "outbox"), w.BrokerURL(), f.CAFile, f.CertFile, f.KeyFile,
 		f.DeviceKey, w.o.Suite, f.NodeKey, f.CommandKey, s.Listen, s.LogLevel, filepath.Join(dir, "state"))
 	path = filepath.Join(dir, "kioskd.yaml")
