@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/bali-rbdes/kiosk/agent/capture"
+	"github.com/bali-rbdes/kiosk/agent/clock"
 	"github.com/bali-rbdes/kiosk/agent/records"
 )
 
@@ -325,4 +326,38 @@ func FuzzDecodeBody(f *testing.F) {
 		var k SkipRequest
 		_ = decodeBody(b, &k)
 	})
+}
+
+func TestEventsHeartbeat(t *testing.T) {
+	clk := clock.NewFake(time.Time{})
+	wf := &fakeWorkflow{stream: capture.NewStream(16, clk)}
+	srv, _, _ := newServer(t, wf, &Options{Heartbeat: 10 * time.Second, Clock: clk})
+	resp, err := http.Get(srv.URL + "/api/v1/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	rd := bufio.NewReader(resp.Body)
+	line := func() string {
+		t.Helper()
+		s, err := rd.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading the stream: %v", err)
+		}
+		return strings.TrimRight(s, "\n")
+	}
+	if got := line(); got != ": kiosk capture events" {
+		t.Fatalf("first line = %q", got)
+	}
+	line() // retry
+	line() // blank
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := clk.BlockUntil(ctx, 1); err != nil {
+		t.Fatal("the stream armed no heartbeat ticker")
+	}
+	clk.Advance(10 * time.Second)
+	if got := line(); got != ": 2026-01-01T00:00:10Z" {
+		t.Errorf("heartbeat = %q, want a comment with the time", got)
+	}
 }
