@@ -37,7 +37,9 @@ func (pipeline) Extract(img image.Image, pos capture.Finger) (*capture.FingerTem
 
 type camera struct{}
 
-func (camera) Frame(context.Context) (image.Image, error) { return image.NewGray(image.Rect(0, 0, 1, 1)), nil }
+func (camera) Frame(context.Context) (image.Image, error) {
+	return image.NewGray(image.Rect(0, 0, 1, 1)), nil
+}
 
 type portraits struct{}
 
