@@ -65,6 +65,7 @@ type demoRun struct {
 	peak       int64 // outbox depth peak while the broker is down
 	pid        int
 	rss        rssStats
+	first      time.Time // first traveller's arrival
 	// pending holds lines about a record printed before its "saved" line.
 	pending map[uint64][]string
 }
@@ -167,7 +168,9 @@ func (r *demoRun) run(ctx context.Context, dir, bin, portrait string, wo demo.Op
 	var summary string
 	defer func() {
 		if summary == "" {
-			summary = "FAILED: " + errString(err)
+			r.mu.Lock()
+			summary = fmt.Sprintf("FAILED: %s (%d of %d travellers saved, %d acked)", errString(err), len(r.saved), r.n, r.countDelivered())
+			r.mu.Unlock()
 		}
 		// The summary is the last line.
 		fmt.Fprintf(r.out, "summary: %s\n", summary)
@@ -208,6 +211,7 @@ func (r *demoRun) run(ctx context.Context, dir, bin, portrait string, wo demo.Op
 	defer logFile.Close()
 	cmd := exec.Command(bin, "-config", cfg)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = demoChildAttr()
 	t0 := time.Now()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting %s: %w", bin, err)
@@ -422,6 +426,9 @@ func (r *demoRun) onEvent(e capture.Event) {
 			how = fmt.Sprintf("returning: identity %d seen before", v.Identity)
 			r.returning++
 		}
+		if r.first.IsZero() {
+			r.first = time.Now()
+		}
 		r.printfLocked("%s arrives (%s; presence sensor) - session %s", who, how, short(e.Session))
 	case capture.KindFace:
 		f := e.Face
@@ -554,8 +561,12 @@ func (r *demoRun) verify(ctx context.Context, ob officer.Outbox, outage time.Dur
 	if outage > 0 {
 		out = fmt.Sprintf("outage %v (outbox peak %d)", outage, r.peak)
 	}
-	s := fmt.Sprintf("travellers %d (%d returning, %d sessions retried), records stored %d (exactly once: %v), acked %d, capture-to-ack p50 %.2f s p99 %.2f s, outbox depth %d, dead letters %d, %s, %skioskd RSS %s, %s",
-		r.n, r.returning, r.failed, len(stored), len(problems) == 0, len(lat), p50, p99, ob.Depth, ob.DeadLetters, out, "", r.rss, time.Since(r.start).Round(time.Second))
+	setup := "?"
+	if !r.first.IsZero() {
+		setup = fmt.Sprintf("%.1f s", r.first.Sub(r.start).Seconds())
+	}
+	s := fmt.Sprintf("travellers %d (%d returning, %d sessions retried), records stored %d (exactly once: %v), acked %d, capture-to-ack p50 %.2f s p99 %.2f s, outbox depth %d, dead letters %d, %s, kioskd RSS %s, setup to first traveller %s, %s in all",
+		r.n, r.returning, r.failed, len(stored), len(problems) == 0, len(lat), p50, p99, ob.Depth, ob.DeadLetters, out, r.rss, setup, time.Since(r.start).Round(time.Second))
 	if len(problems) > 0 {
 		return "FAILED (" + strings.Join(problems, "; ") + "): " + s, errors.New(strings.Join(problems, "; "))
 	}
