@@ -34,6 +34,11 @@ const (
 	// KindSaved: the record is sealed and durably in the outbox
 	// (Event.Saved); only now may the officer be told "saved".
 	KindSaved Kind = "saved"
+	// KindError: something went wrong that the officer must see
+	// (Event.Message says what and what to do): a session that failed,
+	// timed out or could not be saved, or a device that stopped answering.
+	// It comes before the KindEnded of the session concerned.
+	KindError Kind = "error"
 	// KindEnded: the session ended (Event.Ended): saved, cancelled, timed
 	// out, failed or refused.
 	KindEnded Kind = "session_ended"

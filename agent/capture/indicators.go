@@ -174,7 +174,7 @@ func LogEvents(ctx context.Context, stream *Stream, log *zap.Logger) error {
 			}
 			fields = append(fields, zap.String("trigger", e.Started.Trigger), zap.String("officer", e.Started.Officer))
 			level = log.Info
-		case KindRefused:
+		case KindRefused, KindError:
 			level = log.Warn
 		case KindEnded, KindPolicy:
 			return nil // the workflow logs these itself

@@ -435,6 +435,10 @@ func (w *Workflow) finish(s *session, sum *Summary, err error) {
 
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	switch sum.Outcome {
+	case OutcomeFailed, OutcomeTimedOut, OutcomeRefused:
+		w.publishLocked(Event{Kind: KindError, Session: s.id, Message: sentence(sum.Reason)})
+	}
 	w.last = sum
 	w.counts[sum.Outcome]++
 	w.sess = nil

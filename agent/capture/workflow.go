@@ -466,6 +466,9 @@ func (w *Workflow) watchPresence(ctx context.Context) {
 			if failures == 1 || failures%100 == 0 {
 				w.log.Error("presence sensor failed; sessions start only from the officer until it recovers", zap.Int("failures", failures), zap.Error(err))
 			}
+			if failures == 1 {
+				w.publish(Event{Kind: KindError, Message: "The presence sensor failed (" + err.Error() + "); start sessions from the officer console until it is fixed"})
+			}
 			if w.clk.Sleep(ctx, 2*time.Second) != nil {
 				return
 			}

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"image/png"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bali-rbdes/kiosk/agent/clock"
 	"github.com/bali-rbdes/kiosk/agent/config"
 	"github.com/bali-rbdes/kiosk/agent/records"
 	rbdesv1 "github.com/bali-rbdes/kiosk/proto/rbdes/v1"
@@ -561,5 +563,53 @@ func TestNewChecks(t *testing.T) {
 		if _, err := New(tt.deps, tt.cfg, tt.opts); err == nil {
 			t.Errorf("New(%s) = nil error, want one", tt.name)
 		}
+	}
+}
+
+// failingPresence fails every Next until ctx ends.
+type failingPresence struct{}
+
+func (failingPresence) Next(ctx context.Context) (bool, error) {
+	return false, errors.New("presence: pin read failed")
+}
+
+func TestErrorEvents(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	r.sensor.add(shot{err: errors.New("r30x: serial link error")})
+	r.arrive()
+	e := r.next(KindError)
+	if !strings.Contains(e.Message, "fingerprint sensor") || e.Session == "" {
+		t.Errorf("error event = %+v, want the sensor failure of the session", e)
+	}
+	if end := r.ended(); end.Outcome != OutcomeFailed {
+		t.Errorf("ended = %+v, want failed after the error", end)
+	}
+
+	clk := clock.NewFake(time.Time{})
+	w, err := New(Deps{Finger: &fakeSensor{}, FingerPipeline: fakePipeline{}, Camera: fakeCamera{}, Face: &fakeFace{}, Saver: &fakeSaver{},
+		Presence: failingPresence{}}, testPolicy(), &Options{KioskID: "kiosk-test-1", Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	deadline := time.After(10 * time.Second)
+	for found := false; !found; {
+		evs, _, wake := w.Events().Since(0)
+		for _, e := range evs {
+			found = found || (e.Kind == KindError && strings.Contains(e.Message, "presence sensor failed"))
+		}
+		if !found {
+			select {
+			case <-wake:
+			case <-deadline:
+				t.Fatal("no error event for a failing presence sensor")
+			}
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v", err)
 	}
 }

@@ -486,6 +486,10 @@ func (r *demoRun) onEvent(e capture.Event) {
 		}
 	case capture.KindRefused:
 		r.printfLocked("refused: %s", e.Message)
+	case capture.KindError:
+		if e.Session == "" { // a session's errors are in its ending line
+			r.printfLocked("kiosk error: %s", e.Message)
+		}
 	}
 }
 
