@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -242,9 +243,9 @@ func (s *Store) stmt(query string) (*sql.Stmt, bool) {
 // Driver returns "sqlite" or "postgres".
 func (s *Store) Driver() string { return s.d.name }
 
-// Op is one kiosk's work inside a Group transaction. Fn runs inside its own
-// savepoint: when it fails, what it wrote is undone and Err says why, and
-// the other ops still commit.
+// Op is one kiosk's work inside a Group transaction. When Fn fails, what
+// it wrote is undone and Err says why, and the other ops still commit. Fn
+// may run more than once (see Group), so it must act only through tx.
 type Op struct {
 	KioskID string
 	Fn      func(tx *Tx) error
@@ -252,17 +253,36 @@ type Op struct {
 	Err error
 }
 
+// errOpWrote says that an op failed after writing, so the batch must run
+// again with a savepoint per op.
+var errOpWrote = errors.New("node: an op failed after writing")
+
 // Group runs ops in one transaction, in order, and commits once (one
 // fsync for all of them). It returns the error of the transaction itself
 // (begin, lock, commit): then nothing of any op was stored. Kiosks are
 // locked in sorted order first so that node instances sharing a
 // PostgreSQL database never deadlock.
+//
+// Ops run without savepoints first: an op that fails before writing
+// anything (a rejected record) needs no undo. When an op fails after a
+// write or a failed statement, the transaction is rolled back and the
+// batch runs again with each op in its own savepoint, as the only way to
+// undo that op alone.
 func (s *Store) Group(ctx context.Context, ops []*Op) error {
+	err := s.group(ctx, ops, false)
+	if errors.Is(err, errOpWrote) {
+		err = s.group(ctx, ops, true)
+	}
+	return err
+}
+
+func (s *Store) group(ctx context.Context, ops []*Op, savepoints bool) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("node: beginning a store transaction: %w", err)
 	}
 	defer tx.Rollback()
+	g := newGroup(s, tx, ctx)
 	var ids []string
 	for _, op := range ops {
 		if op.KioskID != "" {
@@ -272,42 +292,43 @@ func (s *Store) Group(ctx context.Context, ops []*Op) error {
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	for _, id := range ids {
-		if err := s.lockKiosk(ctx, tx, id); err != nil {
+		if err := g.lockKiosk(id); err != nil {
 			return err
 		}
 	}
 	for i, op := range ops {
 		sp := "op" + strconv.Itoa(i)
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT "+sp); err != nil {
-			return fmt.Errorf("node: savepoint: %w", err)
+		if savepoints {
+			if _, err := tx.ExecContext(ctx, "SAVEPOINT "+sp); err != nil {
+				return fmt.Errorf("node: savepoint: %w", err)
+			}
 		}
-		op.Err = op.Fn(&Tx{s: s, tx: tx, ctx: ctx, kiosk: op.KioskID})
-		if op.Err != nil {
+		t := &Tx{g: g, kiosk: op.KioskID}
+		op.Err = op.Fn(t)
+		if op.Err == nil {
+			op.Err = t.flush()
+		}
+		switch {
+		case op.Err == nil:
+			g.settle(t)
+		case !savepoints && t.dirty:
+			return errOpWrote
+		case savepoints:
 			if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+sp); err != nil {
 				return fmt.Errorf("node: rolling back to a savepoint: %w", err)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT "+sp); err != nil {
-			return fmt.Errorf("node: releasing a savepoint: %w", err)
+		if savepoints {
+			if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT "+sp); err != nil {
+				return fmt.Errorf("node: releasing a savepoint: %w", err)
+			}
 		}
+	}
+	if err := g.saveCounters(); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("node: committing %d records: %w", len(ops), err)
-	}
-	return nil
-}
-
-// lockKiosk makes sure the kiosk has a row and, on PostgreSQL, locks it
-// for the rest of the transaction.
-func (s *Store) lockKiosk(ctx context.Context, tx *sql.Tx, id string) error {
-	if _, err := tx.ExecContext(ctx, s.d.q(`INSERT INTO kiosks (kiosk_id) VALUES (?) ON CONFLICT (kiosk_id) DO NOTHING`), id); err != nil {
-		return fmt.Errorf("node: registering kiosk %s: %w", id, err)
-	}
-	if s.d.lockRows {
-		var got string
-		if err := tx.QueryRowContext(ctx, s.d.q(`SELECT kiosk_id FROM kiosks WHERE kiosk_id = ? FOR UPDATE`), id).Scan(&got); err != nil {
-			return fmt.Errorf("node: locking kiosk %s: %w", id, err)
-		}
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/hpke"
 	"crypto/rand"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -233,34 +234,64 @@ func TestBothStores(t *testing.T) {
 	for _, tc := range stores(t) {
 		t.Run(tc.name+"/rollback", func(t *testing.T) { testGroupRollsBackOneOp(t, tc.store) })
 		t.Run(tc.name+"/chain", func(t *testing.T) { testChain(t, tc.store) })
+		t.Run(tc.name+"/batches", func(t *testing.T) { testBatchesMatchOneByOne(t, tc.store) })
 	}
 }
 
-// testGroupRollsBackOneOp: a failing op leaves the others committed.
+// testGroupRollsBackOneOp: a failing op leaves the others committed,
+// whether it failed before writing (no savepoint needed) or after (the
+// batch runs again with savepoints).
 func testGroupRollsBackOneOp(t *testing.T, s *Store) {
-	{
-		{
-			ok := &Op{KioskID: "kiosk-001", Fn: func(tx *Tx) error { return tx.Seen(t0) }}
-			bad := &Op{KioskID: "kiosk-002", Fn: func(tx *Tx) error {
-				if err := tx.Put(nodeverify.Link{KioskID: "kiosk-002", RecordID: "r", Seq: 1}); err != nil {
-					return err
-				}
-				return errTest
-			}}
-			if err := s.Group(context.Background(), []*Op{ok, bad}); err != nil {
-				t.Fatal(err)
+	tests := []struct {
+		name string
+		bad  func(tx *Tx) error
+	}{
+		{"fails before writing", func(tx *Tx) error {
+			if _, _, err := tx.ByRecordID("r"); err != nil {
+				return err
 			}
-			if ok.Err != nil || bad.Err != errTest {
-				t.Errorf("op errors = %v, %v; want nil, errTest", ok.Err, bad.Err)
+			return errTest
+		}},
+		{"fails after Put", func(tx *Tx) error {
+			if err := tx.Put(nodeverify.Link{KioskID: tx.kiosk, RecordID: "r", Seq: 1}); err != nil {
+				return err
 			}
-			recs, _ := s.Records(context.Background(), "kiosk-002")
-			if len(recs) != 0 {
-				t.Errorf("a failed op's record was committed: %+v", recs)
+			return errTest
+		}},
+		{"fails after writing", func(tx *Tx) error {
+			if err := tx.Seen(t0); err != nil {
+				return err
 			}
-			vs, _ := s.Kiosks(context.Background())
-			if len(vs) != 2 || vs[0].LastSeen.IsZero() {
-				t.Errorf("kiosks = %+v, want kiosk-001 seen and kiosk-002 registered", vs)
+			if err := tx.Put(nodeverify.Link{KioskID: tx.kiosk, RecordID: "r", Seq: 1}); err != nil {
+				return err
 			}
+			if _, ok, err := tx.ByRecordID("r"); err != nil || !ok { // reads its own write
+				t.Errorf("ByRecordID after Put = %v, %v; want the record", ok, err)
+			}
+			return errTest
+		}},
+	}
+	for i, tc := range tests {
+		good, bad := fmt.Sprintf("kiosk-r%d1", i), fmt.Sprintf("kiosk-r%d2", i)
+		ok1 := &Op{KioskID: good, Fn: func(tx *Tx) error { return tx.Seen(t0) }}
+		failing := &Op{KioskID: bad, Fn: tc.bad}
+		ok2 := &Op{KioskID: good, Fn: func(tx *Tx) error { return tx.Seen(t0.Add(time.Second)) }}
+		if err := s.Group(context.Background(), []*Op{ok1, failing, ok2}); err != nil {
+			t.Fatalf("%s: Group = %v", tc.name, err)
+		}
+		if ok1.Err != nil || failing.Err != errTest || ok2.Err != nil {
+			t.Errorf("%s: op errors = %v, %v, %v; want nil, errTest, nil", tc.name, ok1.Err, failing.Err, ok2.Err)
+		}
+		if recs, _ := s.Records(context.Background(), bad); len(recs) != 0 {
+			t.Errorf("%s: a failed op's record was committed: %+v", tc.name, recs)
+		}
+		vs, _ := s.Kiosks(context.Background())
+		seen := map[string]time.Time{}
+		for _, v := range vs {
+			seen[v.ID] = v.LastSeen
+		}
+		if last, registered := seen[bad]; !seen[good].Equal(t0.Add(time.Second)) || !last.IsZero() || !registered {
+			t.Errorf("%s: kiosks last seen %v; want %s seen by both good ops and %s registered but not seen", tc.name, seen, good, bad)
 		}
 	}
 }

@@ -58,12 +58,14 @@ func (n *Node) write(ctx context.Context, c paho.Client, ordered <-chan *job) {
 // unstored, with the transient STORAGE_UNAVAILABLE verdict.
 func (n *Node) commit(ctx context.Context, batch []*job, now time.Time) {
 	ops := make([]*Op, len(batch))
+	stale := make([]bool, len(batch)) // status ops: an older connection's status, not applied
 	for i, j := range batch {
 		j := j
 		switch {
 		case j.kind == wire.KindCapture && j.err == nil:
 			o := j.opened
 			ops[i] = &Op{KioskID: j.kiosk, Fn: func(tx *Tx) error {
+				j.verdict.Placement = nodeverify.Placement{}
 				p, err := nodeverify.Place(tx, o.Link())
 				if err != nil {
 					return err
@@ -78,10 +80,7 @@ func (n *Node) commit(ctx context.Context, batch []*job, now time.Time) {
 			st := j.status
 			ops[i] = &Op{KioskID: j.kiosk, Fn: func(tx *Tx) error {
 				applied, err := tx.ApplyStatus(st, now)
-				if err == nil && !applied {
-					n.log.Info("stale status ignored (an older connection's will or birth)", zap.String("kiosk", j.kiosk),
-						zap.Uint64("connect_epoch", st.GetConnectEpoch()), zap.String("kind", st.GetKind().String()))
-				}
+				stale[i] = err == nil && !applied
 				return err
 			}}
 		case j.kiosk != "":
@@ -101,10 +100,14 @@ func (n *Node) commit(ctx context.Context, batch []*job, now time.Time) {
 	for i, j := range batch {
 		n.m.messages.WithLabelValues(kindLabel(j.kind)).Inc()
 		if j.kind != wire.KindCapture {
-			if j.err != nil {
+			switch {
+			case j.err != nil:
 				n.log.Warn("message ignored", zap.String("topic", j.topic), zap.Error(j.err))
-			} else if ops[i].Err != nil {
+			case ops[i].Err != nil:
 				n.log.Error("storing a status failed", zap.String("kiosk", j.kiosk), zap.Error(ops[i].Err))
+			case stale[i] && err == nil:
+				n.log.Info("stale status ignored (an older connection's will or birth)", zap.String("kiosk", j.kiosk),
+					zap.Uint64("connect_epoch", j.status.GetConnectEpoch()), zap.String("kind", j.status.GetKind().String()))
 			}
 			continue
 		}

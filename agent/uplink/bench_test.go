@@ -4,11 +4,15 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bali-rbdes/kiosk/agent/broker/brokertest"
 	"github.com/bali-rbdes/kiosk/agent/outbox"
@@ -38,24 +42,28 @@ func (r *rig) brokerURL(t *testing.T) (url, which string, cpu func() time.Durati
 // 10,000 of 20 KB, post-quantum suite) drains to a node with a SQLite
 // store over TLS on loopback, acknowledgements included. It runs only
 // with UPLINK_BENCH=1 (make bench-uplink); UPLINK_RECORDS, UPLINK_SIZE and
-// UPLINK_INFLIGHT change the workload.
+// UPLINK_INFLIGHT change the workload; UPLINK_CPUPROFILE=FILE writes a
+// CPU profile of the drain phase.
 func TestDrainBacklog(t *testing.T) {
 	if os.Getenv("UPLINK_BENCH") != "1" {
 		t.Skip("a measurement, not a test: run it with make bench-uplink (UPLINK_BENCH=1)")
 	}
 	n, size, inflight := benchEnv("UPLINK_RECORDS", 10000), benchEnv("UPLINK_SIZE", 20000), benchEnv("UPLINK_INFLIGHT", 16)
 	r := newRig(t, "kiosk-001")
+	r.metrics = prometheus.NewRegistry()
 	url, which, brokerCPU := r.brokerURL(t)
 	node := r.startNode("node-idn-1", r.sqliteStore(), url)
 	k := r.newKiosk("kiosk-001", inflight)
 	start := time.Now()
 	k.save(t, n, size)
 	t.Logf("sealed and saved %d records of %d bytes in %v (%.0f records/s, fsync per record)", n, size, time.Since(start).Round(time.Millisecond), float64(n)/time.Since(start).Seconds())
+	stopProfile := startProfile(t, os.Getenv("UPLINK_CPUPROFILE"))
 	start = time.Now()
 	cpu0, bcpu0 := brokertest.SelfCPU(), brokerCPU()
 	k.run(t, url, inflight, nil)
 	k.drained(t, 10*time.Minute)
 	took := time.Since(start)
+	stopProfile()
 	cpu, bcpu := brokertest.SelfCPU()-cpu0, brokerCPU()-bcpu0
 	checkStored(t, node.store, "kiosk-001", n)
 	t.Logf("DRAIN: %d records of %d bytes (%.1f MB) to the node over TLS (%s) in %v: %.0f records/s, %.1f MB/s (inflight %d, SQLite WAL synchronous=FULL)",
@@ -64,6 +72,53 @@ func TestDrainBacklog(t *testing.T) {
 	t.Logf("DRAIN CPU: kiosk+node process %v (%v/record), broker process %v (%v/record): %v of CPU per record, so at most %.0f records/s on 2 idle cores",
 		cpu.Round(time.Millisecond), (cpu / time.Duration(n)).Round(time.Microsecond), bcpu.Round(time.Millisecond), (bcpu / time.Duration(n)).Round(time.Microsecond),
 		per.Round(time.Microsecond), 2/per.Seconds())
+	t.Logf("DRAIN pipeline: %s", histogramMeans(t, r.metrics, "rbdes_node_commit_batch_size", "rbdes_node_commit_duration_seconds", "kiosk_uplink_ack_rtt_seconds"))
+}
+
+// histogramMeans gathers reg and returns the count and mean of each named
+// histogram.
+func histogramMeans(t *testing.T, reg *prometheus.Registry, names ...string) string {
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, name := range names {
+		for _, mf := range mfs {
+			if mf.GetName() != name || len(mf.GetMetric()) == 0 {
+				continue
+			}
+			h := mf.GetMetric()[0].GetHistogram()
+			mean := 0.0
+			if h.GetSampleCount() > 0 {
+				mean = h.GetSampleSum() / float64(h.GetSampleCount())
+			}
+			out = append(out, fmt.Sprintf("%s count %d mean %.4g", name, h.GetSampleCount(), mean))
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+// startProfile starts a CPU profile of the process (kiosk and node) into
+// path, when path is set, and returns what stops it.
+func startProfile(t *testing.T, path string) (stop func()) {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			t.Error(err)
+		}
+		t.Logf("CPU profile of the drain (kiosk and node) in %s: go tool pprof -top %s", path, path)
+	}
 }
 
 // ackTimes wraps the outbox to note when each record is acknowledged.

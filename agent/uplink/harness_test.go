@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
@@ -38,6 +39,9 @@ type rig struct {
 	devKeys map[string]ed25519.PrivateKey
 	reg     *nodeverify.Registry
 	verbose bool
+	// metrics, when set (measurements), receives the metrics of the nodes
+	// and kiosks the rig starts.
+	metrics *prometheus.Registry
 }
 
 // newRig registers kiosks ids (device key device-1 each) at the node.
@@ -73,6 +77,14 @@ func (r *rig) logger(name string) *zap.Logger {
 		return zap.NewNop()
 	}
 	return zaptest.NewLogger(r.t).Named(name)
+}
+
+// registerer returns the rig's metrics registry, or nil (no metrics).
+func (r *rig) registerer() prometheus.Registerer {
+	if r.metrics == nil {
+		return nil
+	}
+	return r.metrics
 }
 
 // mochi starts an embedded broker with TLS and the design's ACL.
@@ -116,7 +128,7 @@ func (r *rig) startNode(id string, store *node.Store, brokers ...string) *runnin
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	n, err := node.New(v, store, &node.Options{NodeID: id, Country: "IDN", Brokers: brokers, TLS: tlsc, AckKeyID: "cmd-1", AckKey: r.cmdKey, KeepAlive: 5 * time.Second, Logger: r.logger(id)})
+	n, err := node.New(v, store, &node.Options{NodeID: id, Country: "IDN", Brokers: brokers, TLS: tlsc, AckKeyID: "cmd-1", AckKey: r.cmdKey, KeepAlive: 5 * time.Second, Logger: r.logger(id), Registerer: r.registerer()})
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -215,9 +227,10 @@ func (k *testKiosk) runWith(r *rig, ko kioskOptions, brokers []string, q uplink.
 		ReconnectMin: 20 * time.Millisecond, ReconnectMax: 500 * time.Millisecond,
 		InFlight: ko.inflight, AckTimeout: 3 * time.Second, MaxDrops: 3,
 		ResumeRate: 1000, ResumeWindow: 0, Heartbeat: time.Minute,
-		AckKeys: map[string]ed25519.PublicKey{"cmd-1": r.cmdPub},
-		Logger:  r.logger(k.id),
-		OnAlarm: func(a uplink.Alarm) { k.mu.Lock(); k.alarms = append(k.alarms, a); k.mu.Unlock() },
+		AckKeys:    map[string]ed25519.PublicKey{"cmd-1": r.cmdPub},
+		Logger:     r.logger(k.id),
+		Registerer: r.registerer(),
+		OnAlarm:    func(a uplink.Alarm) { k.mu.Lock(); k.alarms = append(k.alarms, a); k.mu.Unlock() },
 	}
 	if ko.tweak != nil {
 		ko.tweak(o)
