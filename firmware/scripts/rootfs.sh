@@ -7,8 +7,8 @@
 # for the board's architecture; the second stage (maintainer scripts) runs
 # the board's binaries through qemu-user: with chroot when the kernel has a
 # binfmt_misc handler for the architecture, else under proot -q, which needs
-# no binfmt_misc. The tarball is rebuilt only when the package list or this
-# script changes. Runs as root: the file owners inside the root filesystem
+# no binfmt_misc. The tarball is rebuilt only when the package list or
+# LAYOUT changes. Runs as root: the file owners inside the root filesystem
 # (root, messagebus, _apt, ...) must be real for mkfs.ext4 -d to copy them.
 set -euo pipefail
 
@@ -67,7 +67,7 @@ work=$(mktemp -d "$cache/rootfs-work.XXXXXX")
 # leave them mounted: unmount whatever is under the work directory before
 # removing it, and never let rm cross into another filesystem.
 cleanup() {
-  grep -F " $work/" /proc/self/mountinfo 2>/dev/null | awk '{print $5}' | sort -r | while read -r m; do
+  { grep -F " $work/" /proc/self/mountinfo 2>/dev/null || true; } | awk '{print $5}' | sort -r | while read -r m; do
     umount -l "$m" 2>/dev/null || true
   done
   rm -rf --one-file-system "$work"
@@ -109,7 +109,7 @@ echo "rootfs: second stage took $((t2 - t1))s" >&2
 # Every kiosk gets its own identity at first boot, none from the image.
 rm -f "$root/usr/bin/$qemu" "$root"/etc/ssh/ssh_host_*
 # Left mounted by a second stage that stopped early: never packed.
-grep -F " $root/" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do umount -l "$m"; done
+{ grep -F " $root/" /proc/self/mountinfo || true; } | awk '{print $5}' | sort -r | while read -r m; do umount -l "$m"; done
 : > "$root/etc/machine-id"
 rm -f "$root/var/lib/dbus/machine-id"
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/var/log/*.log
