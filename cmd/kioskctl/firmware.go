@@ -571,8 +571,8 @@ complete slot.`)
 
 func runFirmwareFailed(ctx context.Context, st *stdio, args []string) error {
 	fs := newFlags(st, "firmware failed", "", `kioskd's OnFailure= action (kiosk-firmware-failed.service): roll back a
-firmware update on trial whose kioskd hit its start limit. Exit status 1
-when there is no update on trial to roll back.`)
+firmware update on trial whose kioskd hit its start limit. Exit status 3
+when there is no update on trial to roll back, 1 on an error.`)
 	u := addUpdaterFlags(fs, false)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -586,6 +586,9 @@ when there is no update on trial to roll back.`)
 		return err
 	}
 	msg, err := up.Failed(ctx)
+	if errors.Is(err, update.ErrNoTrial) {
+		return &exitError{code: 3, msg: err.Error()}
+	}
 	if err != nil {
 		return err
 	}

@@ -161,7 +161,7 @@ func TestFirmwareInstallOfflineAndStatus(t *testing.T) {
 	if code, out, _ := kioskctl(t, "firmware", "boot", "-root", root, "-board", "rpi4"); code != 0 || !strings.Contains(out, "consistent") {
 		t.Errorf("boot: exit %d: %s", code, out)
 	}
-	if code, _, stderr := kioskctl(t, "firmware", "failed", "-root", root, "-board", "rpi4"); code != 1 || !strings.Contains(stderr, "nothing to roll back") {
+	if code, _, stderr := kioskctl(t, "firmware", "failed", "-root", root, "-board", "rpi4"); code != 3 || !strings.Contains(stderr, "nothing to roll back") {
 		t.Errorf("failed without a trial: exit %d: %s", code, stderr)
 	}
 }

@@ -40,6 +40,9 @@ table=$(sfdisk -J "$img" | tr -d ' \n')
 boot_start=$(printf '%s' "$table" | grep -o '"node":"[^"]*1","start":[0-9]*' | sed 's/.*"start"://')
 MTOOLS_SKIP_CHECK=1 mcopy -n -i "$img@@$((boot_start * 512))" ::vmlinuz "$work/vmlinuz"
 MTOOLS_SKIP_CHECK=1 mcopy -n -i "$img@@$((boot_start * 512))" ::initrd.img "$work/initrd.img"
+# The kernel command line the image's boot loader would use.
+append=$(MTOOLS_SKIP_CHECK=1 mtype -i "$img@@$((boot_start * 512))" ::extlinux/extlinux.conf | sed -n 's/^ *APPEND //p' | tr -d '\r')
+[ -n "$append" ] || { echo "make image-test: no APPEND line in the image's extlinux/extlinux.conf" >&2; exit 1; }
 t1=$(date +%s)
 
 port=$((20000 + RANDOM % 20000))
@@ -47,7 +50,7 @@ log="$work/console.log"
 : > "$log"
 qemu-system-aarch64 -M virt -cpu cortex-a53 -smp 2 -m 1024 -nographic -no-reboot \
   -kernel "$work/vmlinuz" -initrd "$work/initrd.img" \
-  -append "root=PARTUUID=4b494f53-02 rootwait ro console=ttyAMA0 systemd.show_status=1 panic=-1" \
+  -append "$append panic=-1 systemd.journald.forward_to_console=1" \
   -drive "file=$img,format=raw,if=virtio" \
   -nic "user,model=virtio-net-pci,restrict=on,hostfwd=tcp:127.0.0.1:$port-:22" \
   -serial "file:$log" -monitor none -display none &
@@ -57,13 +60,14 @@ echo "make image-test: booting $image in qemu-system-aarch64 -M virt (pid $qemu)
 
 result=timeout
 while [ $(( $(date +%s) - t1 )) -lt "$timeout" ]; do
-  if grep -q 'Started kioskd.service' "$log"; then result=ready; break; fi
-  if grep -qE 'Failed to start kioskd.service|kioskd.service: Failed with result|Kernel panic' "$log"; then result=failed; break; fi
+  plain=$(sed 's/\x1b\[[0-9;]*m//g' "$log")
+  if grep -q 'Started kioskd.service' <<<"$plain"; then result=ready; break; fi
+  if grep -qE 'Failed to start kioskd.service|Dependency failed for kioskd.service|kioskd.service: Failed with result|Kernel panic' <<<"$plain"; then result=failed; break; fi
   if ! kill -0 "$qemu" 2>/dev/null; then result=exited; break; fi
   sleep 2
 done
 t2=$(date +%s)
-grep -E 'kiosk|Reached target|Kernel panic|Failed' "$log" | tail -25 >&2 || true
+sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -E 'kiosk|Reached target|Kernel panic|Failed|Dependency' | tail -25 >&2 || true
 if [ "$result" != ready ]; then
   echo "make image-test: FAILED ($result) after $((t2 - t1))s; full console log: $log" >&2
   exit 1
@@ -94,7 +98,14 @@ if "$here/ota.sh" "$kioskctl" root@127.0.0.1 "$work/crash.bundle" > "$work/ota-c
   cat "$work/ota-crash.log" >&2; echo "make image-test: FAILED: a crash-looping bundle was committed" >&2; exit 1
 fi
 t5=$(date +%s)
-status=$(ssh $SSH_OPTS root@127.0.0.1 '/opt/kiosk/current/bin/kioskctl firmware status; systemctl is-active kioskd')
+# kioskd restarts on the previous slot; give it time to report ready.
+for _ in $(seq 60); do
+  # shellcheck disable=SC2086
+  [ "$(ssh $SSH_OPTS root@127.0.0.1 systemctl is-active kioskd || true)" = active ] && break
+  sleep 3
+done
+# shellcheck disable=SC2086
+status=$(ssh $SSH_OPTS root@127.0.0.1 '/opt/kiosk/current/bin/kioskctl firmware status; systemctl is-active kioskd' || true)
 echo "$status" > "$work/status-after-rollback.txt"
 if ! grep -q 'ota-crash: rolled-back' <<<"$status" || ! grep -qx active <<<"$status" || ! grep -q 'ota-good (sequence' <<<"$status"; then
   echo "$status" >&2; echo "make image-test: FAILED: after the crash-looping bundle the kiosk is not back on the good version with kioskd active" >&2; exit 1

@@ -24,7 +24,7 @@ DATA_MIB=${DATA_MIB:-256}
 DISK_ID=0x4b494f53                 # "KIOS": PARTUUID=4b494f53-0N
 root_dev=PARTUUID=4b494f53-02
 
-work=$(mktemp -d "$(dirname "$out")/.image-work.XXXXXX")
+work=$(mktemp -d "$(cd "$(dirname "$out")" && pwd)/.image-work.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 root=$work/root boot=$work/boot
 mkdir -p "$root" "$boot"
@@ -38,7 +38,7 @@ cat > "$root/etc/fstab" <<FSTAB
 # kiosk image (firmware/scripts/image.sh)
 PARTUUID=4b494f53-02  /               ext4  defaults,noatime,errors=remount-ro  0 1
 PARTUUID=4b494f53-01  /boot/firmware  vfat  ro,nofail,umask=0077              0 2
-PARTUUID=4b494f53-04  /var/lib/kiosk  ext4  defaults,noatime,nofail,x-systemd.device-timeout=20s  0 2
+PARTUUID=4b494f53-04  /var/lib/kiosk  ext4  defaults,noatime,nofail  0 2
 FSTAB
 mkdir -p "$root/boot/firmware" "$root/var/lib/kiosk" "$root/etc/kiosk/firmware-keys"
 echo "$BOARD" > "$root/etc/kiosk/board"
@@ -54,19 +54,19 @@ printf '[Match]\nName=e*\n\n[Network]\nDHCP=yes\n' > "$root/etc/systemd/network/
 ln -sf /lib/systemd/system/systemd-networkd.service "$root/etc/systemd/system/multi-user.target.wants/systemd-networkd.service"
 # SSH for make ota: host keys made at first boot (none in the shared image),
 # root's authorized_keys from the data partition (make provision SSH_KEYS=).
-cat > "$root/etc/systemd/system/kiosk-ssh-keygen.service" <<UNIT
+cat > "$root/etc/systemd/system/kiosk-ssh-setup.service" <<UNIT
 [Unit]
-Description=Kiosk: create this kiosk's SSH host keys
+Description=Kiosk: SSH host keys and root's authorized keys from the data partition
 Before=ssh.service
-ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key
+RequiresMountsFor=/var/lib/kiosk
 
 [Service]
 Type=oneshot
 ExecStart=/usr/bin/ssh-keygen -A
+ExecStart=/bin/sh -c 'if [ -f /var/lib/kiosk/ssh/authorized_keys ]; then install -D -m 0600 /var/lib/kiosk/ssh/authorized_keys /root/.ssh/authorized_keys; fi'
 UNIT
 mkdir -p "$root/etc/systemd/system/ssh.service.d"
-printf '[Unit]\nWants=kiosk-ssh-keygen.service\nAfter=kiosk-ssh-keygen.service\n' > "$root/etc/systemd/system/ssh.service.d/kiosk.conf"
-printf 'd /root/.ssh 0700 root root -\nC /root/.ssh/authorized_keys 0600 root root - /var/lib/kiosk/ssh/authorized_keys\n' > "$root/etc/tmpfiles.d/kiosk-ssh.conf"
+printf '[Unit]\nWants=kiosk-ssh-setup.service\nAfter=kiosk-ssh-setup.service\n' > "$root/etc/systemd/system/ssh.service.d/kiosk.conf"
 
 # The agent: the bundle goes into firmware slot a and is committed.
 "$kioskctl" firmware install -offline -root "$root" -pub "$pub" "$bundle"
@@ -74,7 +74,7 @@ ln -sf /etc/systemd/system/kioskd.service "$root/etc/systemd/system/multi-user.t
 # The kiosk user and its device groups exist from the start (systemd's own
 # sysusers run at boot only while /etc "needs update").
 if command -v systemd-sysusers >/dev/null; then
-  systemd-sysusers --root="$root" "$root/opt/kiosk/current/sysusers/kiosk.conf"
+  systemd-sysusers --root="$root"
 else
   echo "make image: no systemd-sysusers here; the kiosk user is created at the kiosk's first boot" >&2
 fi
@@ -114,6 +114,8 @@ if [ "$used_mib" -gt $((ROOT_MIB * 85 / 100)) ]; then
   exit 1
 fi
 truncate -s "${BOOT_MIB}M" "$work/boot.vfat"
+truncate -s "${ROOT_MIB}M" "$work/root.ext4"
+truncate -s "${DATA_MIB}M" "$work/data.ext4"
 mkfs.vfat -F 32 -n KIOSK-BOOT -i 4b494f53 "$work/boot.vfat" >/dev/null
 MTOOLS_SKIP_CHECK=1 mcopy -s -i "$work/boot.vfat" "$boot"/* ::
 mkfs.ext4 -q -F -L kiosk-root-a -d "$root" "$work/root.ext4" "${ROOT_MIB}M"
