@@ -43,6 +43,9 @@ FSTAB
 mkdir -p "$root/boot/firmware" "$root/var/lib/kiosk" "$root/etc/kiosk/firmware-keys"
 echo "$BOARD" > "$root/etc/kiosk/board"
 install -m 0644 "$pub" "$root/etc/kiosk/firmware-keys/$(basename "$pub")"
+case "$(basename "$pub")" in
+  firmware-dev.pub) echo "make image: WARNING: this image trusts the DEVELOPMENT firmware key $pub; build release images with FIRMWARE_KEY=release.key" >&2 ;;
+esac
 
 # systemd feeds the hardware watchdog (bcm2835-wdt on the Pi); kioskd feeds
 # systemd (WatchdogSec in kioskd.service).
