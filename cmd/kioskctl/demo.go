@@ -407,6 +407,9 @@ func (r *demoRun) onEvent(e capture.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.lastEvent = time.Now()
+	if v == nil && e.Session != "" && e.Kind != capture.KindStarted && e.Kind != capture.KindSaved {
+		return // a session nobody came to, being cancelled
+	}
 	who := r.who(v)
 	switch e.Kind {
 	case capture.KindStarted:
