@@ -28,10 +28,10 @@ func samples() map[string]proto.Message {
 		Accepted: true, Frames: 7, Device: "face", DurationMs: 1900}
 	status := &Status{KioskId: "kiosk-idn-0001", State: KioskState_KIOSK_STATE_ONLINE, Kind: StatusKind_STATUS_KIND_BIRTH,
 		BootEpoch: 12, ConnectEpoch: 40, SentUnixMs: 1795000000000, AgentVersion: "v1.0.0", AgentCommit: "abc",
-		Devices: []*DeviceHealth{{Name: "fingerprint", Driver: "r30x", Ok: true}, {Name: "face", Driver: "uvc", Detail: "no frames"}},
+		Devices:    []*DeviceHealth{{Name: "fingerprint", Driver: "r30x", Ok: true}, {Name: "face", Driver: "uvc", Detail: "no frames"}},
 		QueueDepth: 3, QueueBytes: 60000, OldestUnackedAgeMs: 4000, DeadLetters: 1, Site: "lane 4", Alarms: []string{"outbox 50% full"}}
 	return map[string]proto.Message{
-		"DeviceInfo": &DeviceInfo{Kind: DeviceKind_DEVICE_KIND_FINGERPRINT_SENSOR, Name: "fingerprint", Driver: "r30x", Model: "R503", Serial: "0042", Firmware: "1.2"},
+		"DeviceInfo":   &DeviceInfo{Kind: DeviceKind_DEVICE_KIND_FINGERPRINT_SENSOR, Name: "fingerprint", Driver: "r30x", Model: "R503", Serial: "0042", Firmware: "1.2"},
 		"FingerSample": finger,
 		"FaceSample":   face,
 		"CaptureRecord": &CaptureRecord{RecordId: "01936b2e-6c1a-7cc0-8f4e-3f0d5c9b1a2b", KioskId: "kiosk-idn-0001", Site: "lane 4",
