@@ -10,11 +10,12 @@
 // PUBACK disabled) to a queue that never blocks paho. Verify workers check
 // and decrypt records in parallel; one writer takes the results in arrival
 // order and stores a batch of them in one transaction (Store.Group: one
-// fsync for the batch, each record in its own savepoint), then publishes
-// their Acks and only then PUBACKs the messages to the broker. A record is
-// therefore acknowledged to the kiosk only once it is committed; a node
-// that dies before the commit sends no Ack and the kiosk sends the record
-// again, which the node then stores (or finds stored: DUPLICATE).
+// fsync for the batch; a record whose storing fails is undone alone). The
+// acker then signs and publishes the batch's Acks and only then PUBACKs
+// the messages to the broker, while the writer commits the next batch. A
+// record is therefore acknowledged to the kiosk only once it is committed;
+// a node that dies before the commit sends no Ack and the kiosk sends the
+// record again, which the node then stores (or finds stored: DUPLICATE).
 // REJECTED Acks say why (rbdes.v1 RejectReason); a store failure is not
 // acknowledged at all, so the kiosk resends once the store is back.
 //
@@ -94,8 +95,6 @@ type Node struct {
 	m     *metrics
 
 	mu      sync.Mutex
-	queue   []*job
-	notify  chan struct{}
 	client  paho.Client
 	ready   bool
 	lastErr error
@@ -136,7 +135,7 @@ func New(v *nodeverify.Verifier, store *Store, opts *Options) (*Node, error) {
 	case len(o.AckKey) != ed25519.PrivateKeySize || !seal.ValidKeyID(o.AckKeyID):
 		return nil, errors.New("node: the node needs its Ed25519 command key (keys.command_key) to sign acks; kiosks ignore unsigned acks")
 	}
-	n := &Node{o: o, v: v, store: store, log: o.Logger.With(zap.String("node", o.NodeID)), clk: o.Clock, notify: make(chan struct{}, 1)}
+	n := &Node{o: o, v: v, store: store, log: o.Logger.With(zap.String("node", o.NodeID)), clk: o.Clock}
 	n.m = newMetrics(store, o.Clock)
 	if err := n.m.register(o.Registerer); err != nil {
 		return nil, err
@@ -176,21 +175,11 @@ type job struct {
 	verdict nodeverify.Verdict
 }
 
-// enqueue hands a message to the pipeline without blocking.
-func (n *Node) enqueue(j *job) {
-	n.mu.Lock()
-	n.queue = append(n.queue, j)
-	n.mu.Unlock()
-	select {
-	case n.notify <- struct{}{}:
-	default:
-	}
-}
-
 // Run connects to the broker, subscribes and processes messages until ctx
 // is done. paho reconnects by itself (the subscriptions are made again in
 // the on-connect handler); Run returns nil after ctx is done.
 func (n *Node) Run(ctx context.Context) error {
+	p := newPipeline()
 	po := paho.NewClientOptions().
 		SetClientID(n.o.ClientID).
 		SetCleanSession(true).
@@ -211,7 +200,7 @@ func (n *Node) Run(ctx context.Context) error {
 				wire.SharedFilter(n.o.ShareGroup, n.o.Country, wire.KindCmdReply): 1,
 				wire.KindFilter(n.o.Country, wire.KindStatus):                     1,
 			}
-			tok := c.SubscribeMultiple(filters, func(_ paho.Client, m paho.Message) { n.receive(m) })
+			tok := c.SubscribeMultiple(filters, func(_ paho.Client, m paho.Message) { n.receive(p, m) })
 			go n.subscribed(tok)
 		}).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
@@ -231,27 +220,30 @@ func (n *Node) Run(ctx context.Context) error {
 	c.Connect() // with ConnectRetry it keeps trying in the background
 
 	var wg sync.WaitGroup
-	work := make(chan *job, 4*n.o.Workers)
-	ordered := make(chan *job, 4096)
-	wctx, cancel := context.WithCancel(context.Background())
 	for range n.o.Workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for j := range work {
-				n.verify(j)
-			}
+			n.verifyLoop(p)
 		}()
 	}
+	acks := make(chan ackBatch, 4)
+	acked := make(chan struct{})
+	go func() {
+		defer close(acked)
+		n.ackLoop(c, acks)
+	}()
+	wctx, cancel := context.WithCancel(context.Background())
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		n.write(wctx, c, ordered)
+		n.write(wctx, p, acks)
 	}()
-	n.dispatch(ctx, work, ordered)
-	close(work)
-	close(ordered)
-	wg.Wait() // the writer commits and acknowledges what was verified
+	<-ctx.Done()
+	p.close()
+	wg.Wait() // the writer commits what was queued
+	close(acks)
+	<-acked // and its acks go out
 	cancel()
 	c.Disconnect(250)
 	n.m.connected.Set(0)
@@ -285,37 +277,8 @@ func (n *Node) subscribed(tok paho.Token) {
 }
 
 // receive is paho's message handler: it only queues.
-func (n *Node) receive(m paho.Message) {
-	n.enqueue(&job{topic: m.Topic(), payload: m.Payload(), msg: m, done: make(chan struct{})})
-}
-
-// dispatch feeds queued jobs to the verify workers and, in arrival order,
-// to the writer, until ctx is done.
-func (n *Node) dispatch(ctx context.Context, work, ordered chan<- *job) {
-	for {
-		n.mu.Lock()
-		q := n.queue
-		n.queue = nil
-		n.mu.Unlock()
-		for _, j := range q {
-			// Workers first: every job the writer waits for is being verified.
-			select {
-			case work <- j:
-			case <-ctx.Done():
-				return
-			}
-			select {
-			case ordered <- j:
-			case <-ctx.Done():
-				return
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-n.notify:
-		}
-	}
+func (n *Node) receive(p *pipeline, m paho.Message) {
+	p.put(&job{topic: m.Topic(), payload: m.Payload(), msg: m, done: make(chan struct{})})
 }
 
 // verify is the parallel part: topic, decoding, signature and decryption.

@@ -147,14 +147,18 @@ type Store struct {
 
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt // prepared once: parsing SQL costs more than running it
+
+	ckpt *checkpointer // SQLite only
 }
 
 // OpenSQLite opens (creating it when needed) the SQLite database at path
 // in WAL mode with synchronous=FULL: a commit is on disk when it returns.
-// One connection writes; transactions are BEGIN IMMEDIATE.
+// One connection writes; transactions are BEGIN IMMEDIATE. A second
+// connection copies the log into the database file in the background
+// (checkpoint.go).
 func OpenSQLite(ctx context.Context, path string) (*Store, error) {
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
+	base := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)"
+	db, err := sql.Open("sqlite", base+"&_pragma=foreign_keys(ON)&_pragma=wal_autocheckpoint("+strconv.Itoa(inlineCheckpointPages)+")&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("node: opening SQLite database %s: %w", path, err)
 	}
@@ -164,6 +168,13 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("node: SQLite database %s (check the path and its permissions): %w", path, err)
 	}
+	cdb, err := sql.Open("sqlite", base)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("node: opening SQLite database %s for checkpoints: %w", path, err)
+	}
+	cdb.SetMaxOpenConns(1)
+	s.ckpt = newCheckpointer(cdb)
 	return s, nil
 }
 
@@ -221,6 +232,9 @@ func (s *Store) init(ctx context.Context) error {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	if s.ckpt != nil {
+		s.ckpt.close()
+	}
 	s.mu.Lock()
 	for _, st := range s.stmts {
 		st.Close()
@@ -329,6 +343,9 @@ func (s *Store) group(ctx context.Context, ops []*Op, savepoints bool) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("node: committing %d records: %w", len(ops), err)
+	}
+	if s.ckpt != nil {
+		s.ckpt.committed(g.bytes)
 	}
 	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/bali-rbdes/kiosk/agent/nodeverify"
 	"github.com/bali-rbdes/kiosk/agent/seal"
 	rbdesv1 "github.com/bali-rbdes/kiosk/proto/rbdes/v1"
@@ -30,6 +32,8 @@ type group struct {
 	// stored sums, per kiosk, what the ops that succeeded stored; one
 	// update of the kiosk's row at the end replaces one per record.
 	stored map[string]*storedSum
+	// bytes is about how much the transaction writes (for checkpoints).
+	bytes int64
 }
 
 // storedSum is what the records one transaction stored for a kiosk change
@@ -305,6 +309,7 @@ func (t *Tx) SaveRecord(o *nodeverify.Opened, p nodeverify.Placement, nodeID str
 	if err := t.updateGaps(sr, p, nowMs); err != nil {
 		return err
 	}
+	t.g.bytes += int64(proto.Size(rec))
 	t.sum.add(storedSum{n: 1, firstMs: nowMs, lastMs: nowMs, maxSeq: seq, maxSeqCreatedMs: sr.GetCreatedUnixMs(), maxSeqStoredMs: nowMs})
 	return nil
 }

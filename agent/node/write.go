@@ -16,34 +16,40 @@ import (
 	rbdesv1 "github.com/bali-rbdes/kiosk/proto/rbdes/v1"
 )
 
-// write takes verified jobs in arrival order, commits them in batches and
-// acknowledges them.
-func (n *Node) write(ctx context.Context, c paho.Client, ordered <-chan *job) {
+// ackBatch is a committed batch on its way to the acker.
+type ackBatch struct {
+	jobs []*job
+	now  time.Time
+}
+
+// write takes jobs in arrival order, waits until they are verified,
+// commits them in batches and hands each committed batch to the acker, so
+// that signing and publishing its acks overlaps the next commit.
+func (n *Node) write(ctx context.Context, p *pipeline, acks chan<- ackBatch) {
 	for {
-		j, ok := <-ordered
-		if !ok {
-			return
-		}
-		batch := []*job{j}
-	more:
-		for len(batch) < n.o.MaxBatch {
-			select {
-			case j, ok := <-ordered:
-				if !ok {
-					break more
-				}
-				batch = append(batch, j)
-			default:
-				break more
+		batch, done := p.takeWrite(n.o.MaxBatch)
+		if len(batch) == 0 {
+			if done {
+				return
 			}
+			<-p.write
+			continue
 		}
 		for _, j := range batch {
 			<-j.done
 		}
 		now := n.clk.Now()
 		n.commit(ctx, batch, now)
-		for _, j := range batch {
-			if a := n.ackFor(j, now); a != nil {
+		acks <- ackBatch{jobs: batch, now: now}
+	}
+}
+
+// ackLoop publishes the signed acks of committed batches, in order, and
+// then PUBACKs their messages to the broker.
+func (n *Node) ackLoop(c paho.Client, acks <-chan ackBatch) {
+	for b := range acks {
+		for _, j := range b.jobs {
+			if a := n.ackFor(j, b.now); a != nil {
 				n.publishAck(c, j.kiosk, a)
 			}
 			if j.msg != nil {

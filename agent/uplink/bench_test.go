@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,8 +43,9 @@ func (r *rig) brokerURL(t *testing.T) (url, which string, cpu func() time.Durati
 // 10,000 of 20 KB, post-quantum suite) drains to a node with a SQLite
 // store over TLS on loopback, acknowledgements included. It runs only
 // with UPLINK_BENCH=1 (make bench-uplink); UPLINK_RECORDS, UPLINK_SIZE and
-// UPLINK_INFLIGHT change the workload; UPLINK_CPUPROFILE=FILE writes a
-// CPU profile of the drain phase.
+// UPLINK_INFLIGHT change the workload; UPLINK_CPUPROFILE=FILE and
+// UPLINK_TRACE=FILE write a CPU profile and an execution trace of the
+// drain phase.
 func TestDrainBacklog(t *testing.T) {
 	if os.Getenv("UPLINK_BENCH") != "1" {
 		t.Skip("a measurement, not a test: run it with make bench-uplink (UPLINK_BENCH=1)")
@@ -57,7 +59,7 @@ func TestDrainBacklog(t *testing.T) {
 	start := time.Now()
 	k.save(t, n, size)
 	t.Logf("sealed and saved %d records of %d bytes in %v (%.0f records/s, fsync per record)", n, size, time.Since(start).Round(time.Millisecond), float64(n)/time.Since(start).Seconds())
-	stopProfile := startProfile(t, os.Getenv("UPLINK_CPUPROFILE"))
+	stopProfile := startProfile(t, os.Getenv("UPLINK_CPUPROFILE"), os.Getenv("UPLINK_TRACE"))
 	start = time.Now()
 	cpu0, bcpu0 := brokertest.SelfCPU(), brokerCPU()
 	k.run(t, url, inflight, nil)
@@ -100,24 +102,47 @@ func histogramMeans(t *testing.T, reg *prometheus.Registry, names ...string) str
 }
 
 // startProfile starts a CPU profile of the process (kiosk and node) into
-// path, when path is set, and returns what stops it.
-func startProfile(t *testing.T, path string) (stop func()) {
-	if path == "" {
-		return func() {}
+// cpuPath and an execution trace into tracePath, each when set, and
+// returns what stops them.
+func startProfile(t *testing.T, cpuPath, tracePath string) (stop func()) {
+	var stops []func()
+	create := func(path string) *os.File {
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
 	}
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
+	if cpuPath != "" {
+		f := create(cpuPath)
+		if err := pprof.StartCPUProfile(f); err != nil {
+			t.Fatal(err)
+		}
+		stops = append(stops, func() {
+			pprof.StopCPUProfile()
+			if err := f.Close(); err != nil {
+				t.Error(err)
+			}
+			t.Logf("CPU profile of the drain (kiosk and node) in %s: go tool pprof -top %s", cpuPath, cpuPath)
+		})
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		t.Fatal(err)
+	if tracePath != "" {
+		f := create(tracePath)
+		if err := trace.Start(f); err != nil {
+			t.Fatal(err)
+		}
+		stops = append(stops, func() {
+			trace.Stop()
+			if err := f.Close(); err != nil {
+				t.Error(err)
+			}
+			t.Logf("execution trace of the drain in %s: go tool trace %s", tracePath, tracePath)
+		})
 	}
 	return func() {
-		pprof.StopCPUProfile()
-		if err := f.Close(); err != nil {
-			t.Error(err)
+		for _, s := range stops {
+			s()
 		}
-		t.Logf("CPU profile of the drain (kiosk and node) in %s: go tool pprof -top %s", path, path)
 	}
 }
 
