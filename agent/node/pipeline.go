@@ -37,9 +37,11 @@ func (p *pipeline) put(j *job) bool {
 	}
 	p.toVerify = append(p.toVerify, j)
 	p.toWrite = append(p.toWrite, j)
-	p.mu.Unlock()
+	// Woken under the lock: close closes these channels, and a send on a
+	// closed channel panics even in a select with a default.
 	wake(p.verify)
 	wake(p.write)
+	p.mu.Unlock()
 	return true
 }
 
