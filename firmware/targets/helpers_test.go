@@ -31,6 +31,7 @@ func runMake(t *testing.T, args ...string) (int, string) {
 	}
 	cmd := exec.Command("make", append([]string{"-s", "--no-print-directory"}, args...)...)
 	cmd.Dir = repoRoot(t)
+	cmd.Env = hostEnv()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -47,6 +48,21 @@ func runMake(t *testing.T, args ...string) (int, string) {
 // need skips the test when a tool is missing, except in CI, where it has
 // firmware/scripts/deps.sh install it (as .ci/deps does for the other
 // tests) and fails if that does not work.
+// hostEnv is the environment for the tools a test runs on the machine
+// itself (make, go run): without the GOOS, GOARCH and GOARM that make
+// test-arm sets to cross-compile the tests, so the tools are built for the
+// machine and not for the emulated board.
+func hostEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if name != "GOOS" && name != "GOARCH" && name != "GOARM" {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
 func need(t *testing.T, depsTarget string, tools ...string) {
 	t.Helper()
 	for _, tool := range tools {

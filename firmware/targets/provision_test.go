@@ -62,6 +62,7 @@ func nodeKeys(t *testing.T) string {
 	dir := t.TempDir()
 	cmd := exec.Command("go", "run", "./cmd/kioskctl", "keys", "node", "-out", filepath.Join(dir, "all"))
 	cmd.Dir = repoRoot(t)
+	cmd.Env = hostEnv()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("kioskctl keys node: %v\n%s", err, out)
 	}
