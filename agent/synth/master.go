@@ -38,8 +38,10 @@ type Master struct {
 	Seed uint64
 	// Class is the pattern class.
 	Class Class
-	// Cores and Deltas are the singular points, in master pixels.
-	Cores, Deltas []Point
+	// Cores and Deltas are the singular points, in master pixels, with
+	// their directions.
+	Cores  []Core
+	Deltas []Delta
 	// Minutiae are the ground-truth minutiae, in master pixels (500 ppi,
 	// Width x Height), read from the ridge skeleton.
 	Minutiae []Minutia
@@ -64,10 +66,16 @@ func (g *Generator) newMaster(seed uint64) *Master {
 	m.tip = newFingertip(r, masterW, masterH)
 	m.orient = newOrientModel(m.Class, r, m.tip)
 	for _, c := range m.orient.cores {
-		m.Cores = append(m.Cores, c.p)
+		core := Core{X: c.p.X, Y: c.p.Y}
+		if dir := m.orient.radial(c.p, 1); len(dir) == 1 {
+			core.Direction = dir[0]
+		}
+		m.Cores = append(m.Cores, core)
 	}
 	for _, d := range m.orient.deltas {
-		m.Deltas = append(m.Deltas, d.p)
+		delta := Delta{X: d.p.X, Y: d.p.Y}
+		copy(delta.Directions[:], m.orient.radial(d.p, 3))
+		m.Deltas = append(m.Deltas, delta)
 	}
 	m.ridge, m.Iterations = g.grow(m, newRNG(seed, "grow", 0))
 	cleanIslands(m.ridge, masterW, masterH, 24)

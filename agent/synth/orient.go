@@ -1,6 +1,11 @@
 package synth
 
-import "fmt"
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+)
 
 // Class is a fingerprint's pattern class (Henry classes as FVC and SFinGe
 // use them).
@@ -35,6 +40,30 @@ func (c Class) String() string {
 type Point struct {
 	X float64 `json:"x"`
 	Y float64 `json:"y"`
+}
+
+// Core is a core of the ridge pattern: the summit of the innermost loop,
+// or one of the two centres of a whorl.
+type Core struct {
+	// X and Y are in pixels, origin at the top-left corner, y downwards.
+	X float64 `json:"x"`
+	Y float64 `json:"y"`
+	// Direction points from the core along the axis of its innermost loop
+	// towards the loop's open end: the one direction in which ridges leave
+	// the core radially. Radians in [0, 2π) as Minutia.Direction measures
+	// them.
+	Direction float64 `json:"direction"`
+}
+
+// Delta is a delta of the ridge pattern, where three ridge systems meet.
+type Delta struct {
+	// X and Y are in pixels, origin at the top-left corner, y downwards.
+	X float64 `json:"x"`
+	Y float64 `json:"y"`
+	// Directions are those of the three ridges that radiate from the
+	// delta, in increasing order, radians in [0, 2π) as Minutia.Direction
+	// measures them.
+	Directions [3]float64 `json:"directions"`
 }
 
 // singular is a core or delta with its Vizcaya-Gerhardt correction: the
@@ -165,4 +194,58 @@ func corrections(r *rng) [9]float64 {
 	}
 	k[8] = k[0]
 	return k
+}
+
+// radial returns the directions in which ridges leave the singular point p
+// radially: where, on a small circle around p, the flow runs along the
+// radius. A core has one (the axis of its innermost loop, towards the open
+// end), a delta three (its three radiating ridges). Directions are in
+// radians in [0, 2π), counter-clockwise from the x axis with y upwards as
+// Minutia.Direction; want is how many to return (the steepest crossings,
+// in increasing order of angle), fewer if the flow shows fewer.
+func (m *orientModel) radial(p Point, want int) []float64 {
+	const (
+		steps  = 360
+		radius = 8
+	)
+	type crossing struct{ a, slope float64 }
+	var cs []crossing
+	// off(α) is the angle from the radius at α to the ridge there, in
+	// (-π/2, π/2]; ridges leave radially where it falls through zero.
+	off := func(k int) float64 {
+		a := float64(float64(k) * (twoPi / steps))
+		s, c := sinCos(a)
+		ridge := -m.at(p.X+float64(radius*c), p.Y-float64(radius*s))
+		return wrapHalfTurn(ridge - a)
+	}
+	prev := off(0)
+	for k := 1; k <= steps; k++ {
+		cur := off(k % steps)
+		// A fall through zero, not the jump at ±π/2.
+		if prev > 0 && cur <= 0 && prev < pi/4 && cur > -pi/4 {
+			a := float64((float64(k-1) + prev/(prev-cur)) * (twoPi / steps))
+			if a >= twoPi {
+				a -= twoPi
+			}
+			cs = append(cs, crossing{a, cur - prev})
+		}
+		prev = cur
+	}
+	slices.SortStableFunc(cs, func(x, y crossing) int { return cmp.Compare(x.slope, y.slope) })
+	cs = cs[:min(want, len(cs))]
+	out := make([]float64, len(cs))
+	for i, c := range cs {
+		out[i] = c.a
+	}
+	slices.Sort(out)
+	return out
+}
+
+// wrapHalfTurn returns a reduced by multiples of π into (-π/2, π/2].
+func wrapHalfTurn(a float64) float64 {
+	a -= float64(pi * math.Floor(a/pi+0.5))
+	if a <= -halfPi {
+		a += pi
+	}
+	return a
 }

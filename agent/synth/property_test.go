@@ -261,3 +261,47 @@ func TestImpressionTruthFollowsTheWarp(t *testing.T) {
 		}
 	}
 }
+
+// TestSingularPointDirections checks the directions of cores and deltas:
+// each is in [0, 2π) and the ridges there run along it; a loop's core
+// points down the finger, towards the open end of its loop; a delta's
+// three directions are well apart.
+func TestSingularPointDirections(t *testing.T) {
+	radialAt := func(m *Master, x, y, dir float64) float64 {
+		// The angle between dir and the ridge 10 px out along it, modulo π.
+		px, py := x+10*math.Cos(dir), y-10*math.Sin(dir)
+		ridge := -m.orient.at(px, py) // y up, as directions are measured
+		return math.Abs(math.Remainder(ridge-dir, math.Pi))
+	}
+	for _, m := range testMasters(t) {
+		t.Run(fmt.Sprintf("seed %d %v", m.Seed, m.Class), func(t *testing.T) {
+			for i, c := range m.Cores {
+				if c.Direction < 0 || c.Direction >= 2*math.Pi {
+					t.Errorf("core %d direction %v, want [0, 2π)", i, c.Direction)
+				}
+				if off := radialAt(m, c.X, c.Y, c.Direction); off > math.Pi/8 {
+					t.Errorf("core %d at (%.0f,%.0f) direction %.2f: ridges there run %.2f rad off it, want along it", i, c.X, c.Y, c.Direction, off)
+				}
+				if m.Class == LeftLoop || m.Class == RightLoop || m.Class == TentedArch {
+					if down := math.Abs(math.Remainder(c.Direction-3*math.Pi/2, 2*math.Pi)); down > math.Pi/2 {
+						t.Errorf("%v core %d direction %.2f is %.2f rad from straight down, want the loop's open end below", m.Class, i, c.Direction, down)
+					}
+				}
+			}
+			for i, d := range m.Deltas {
+				for k, a := range d.Directions {
+					if a < 0 || a >= 2*math.Pi {
+						t.Errorf("delta %d direction %d is %v, want [0, 2π)", i, k, a)
+					}
+					if off := radialAt(m, d.X, d.Y, a); off > math.Pi/8 {
+						t.Errorf("delta %d at (%.0f,%.0f) direction %.2f: ridges there run %.2f rad off it, want along it", i, d.X, d.Y, a, off)
+					}
+					next := d.Directions[(k+1)%3]
+					if gap := math.Mod(next-a+4*math.Pi, 2*math.Pi); gap < math.Pi/6 {
+						t.Errorf("delta %d directions %v: %.2f and %.2f only %.2f rad apart", i, d.Directions, a, next, gap)
+					}
+				}
+			}
+		})
+	}
+}
