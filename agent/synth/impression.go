@@ -185,6 +185,8 @@ func (f *Finger) ImpressionRand(r *rand.Rand) *Impression {
 // drawParams draws impression conditions for a sensor.
 func drawParams(r *rng, s *sensorModel) ImpressionParams {
 	clamp := func(v, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, v)) }
+	// Texture stops at 0.9: above it grain broke ridges so much that 2% of
+	// genuine comparisons scored below FVC2002 DB4's lowest 1%.
 	return ImpressionParams{
 		DX:          float64(r.norm() * s.displacement),
 		DY:          float64(r.norm() * s.displacement),
@@ -196,7 +198,7 @@ func drawParams(r *rng, s *sensorModel) ImpressionParams {
 		ContactX:    float64(r.norm() * 10),
 		ContactY:    float64(r.norm() * 12),
 		ContactSize: r.uniform(0.9, 1.15),
-		Texture:     r.uniform(0.4, 1),
+		Texture:     r.uniform(0.4, 0.9),
 		Seed:        r.r.Uint64(),
 	}
 }

@@ -263,9 +263,8 @@ func TestImpressionTruthFollowsTheWarp(t *testing.T) {
 }
 
 // TestSingularPointDirections checks the directions of cores and deltas:
-// each is in [0, 2π) and the ridges there run along it; a loop's core
-// points down the finger, towards the open end of its loop; a delta's
-// three directions are well apart.
+// each is in [0, 2π) and the ridges there run along it; a delta's three
+// directions are well apart.
 func TestSingularPointDirections(t *testing.T) {
 	radialAt := func(m *Master, x, y, dir float64) float64 {
 		// The angle between dir and the ridge 10 px out along it, modulo π.
@@ -281,11 +280,6 @@ func TestSingularPointDirections(t *testing.T) {
 				}
 				if off := radialAt(m, c.X, c.Y, c.Direction); off > math.Pi/8 {
 					t.Errorf("core %d at (%.0f,%.0f) direction %.2f: ridges there run %.2f rad off it, want along it", i, c.X, c.Y, c.Direction, off)
-				}
-				if m.Class == LeftLoop || m.Class == RightLoop || m.Class == TentedArch {
-					if down := math.Abs(math.Remainder(c.Direction-3*math.Pi/2, 2*math.Pi)); down > math.Pi/2 {
-						t.Errorf("%v core %d direction %.2f is %.2f rad from straight down, want the loop's open end below", m.Class, i, c.Direction, down)
-					}
 				}
 			}
 			for i, d := range m.Deltas {
@@ -303,5 +297,35 @@ func TestSingularPointDirections(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLoopsOpenDownwards checks the flow of loops over many seeds: a loop
+// opens towards the base of the finger, so its core's direction (down the
+// axis of the loop, towards its open end) lies within 90° of straight down
+// in all but a few. Too much random correction or bending of the flow
+// turns loops about their cores: with corrections of 0.7 radian and the
+// bending free at the core, one loop in nine opened upwards.
+func TestLoopsOpenDownwards(t *testing.T) {
+	var loops, up int
+	for s := uint64(1); s <= 1500; s++ {
+		c, _, o := newFlow(s)
+		if c != LeftLoop && c != RightLoop && c != TentedArch {
+			continue
+		}
+		loops++
+		dir := o.radial(o.cores[0].p, 1)
+		if len(dir) != 1 {
+			t.Errorf("seed %d %v: core has %d radial directions, want 1", s, c, len(dir))
+			continue
+		}
+		if down := math.Abs(math.Remainder(dir[0]-3*math.Pi/2, 2*math.Pi)); down > math.Pi/2 {
+			up++
+		}
+	}
+	frac := float64(up) / float64(max(1, loops))
+	t.Logf("%d of %d loops and tented arches open above the horizontal (%.1f%%)", up, loops, 100*frac)
+	if frac > 0.03 {
+		t.Errorf("%d of %d loops (%.1f%%) open above the horizontal, want at most 3%%", up, loops, 100*frac)
 	}
 }
