@@ -18,7 +18,7 @@ func ExampleExtractor_Extract() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	img := gen.Finger(42).Impression(0).Image
+	img := gen.Finger(42).Impression(1).Image
 
 	ex, err := minutiae.New(nil)
 	if err != nil {

@@ -13,9 +13,12 @@
 //     their frequencies in the population) and its cores and deltas;
 //   - an orientation field from Sherlock and Monro's zero-pole model with a
 //     Vizcaya-Gerhardt piecewise-linear correction around each singular
-//     point (arches: a closed-form arch flow);
-//   - a ridge period map (0.38 to 0.56 mm: 7.6 to 11 pixels, drawn per
-//     finger) varying smoothly over the finger;
+//     point (arches: a closed-form arch flow), bent by a smooth random
+//     field so that no two fingers of a class flow alike;
+//   - a ridge period map: a base period (7.6 to 11 pixels, drawn per
+//     finger) varying smoothly over the finger, stretched where the flow
+//     fans out and squeezed where it closes in, as skin does instead of
+//     starting new ridges, within 7.5 to 12 pixels (0.38 to 0.61 mm);
 //   - a fingertip outline (half-ellipses and a straight middle part);
 //   - a ridge pattern grown from a few random seed patches by iterated
 //     oriented Gabor filtering with a saturating gain until it stops

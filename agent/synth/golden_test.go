@@ -51,10 +51,10 @@ func hashImpression(im *Impression) string {
 func TestGolden(t *testing.T) {
 	const seed = 20020101
 	want := map[string]string{
-		"master":  "3b83ba21cb43d121",
-		"optical": "7bf7452e53296c89",
-		"r30x":    "9c7c6b3173827984",
-		"fpc1020": "d630fa0708d5b156",
+		"master":  "077b5b77fc6642f7",
+		"optical": "f81c2342cf7a8024",
+		"r30x":    "4e3acdc07653cf09",
+		"fpc1020": "67a75d2362126c06",
 	}
 	got := map[string]string{}
 	var m *Master

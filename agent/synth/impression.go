@@ -56,8 +56,10 @@ type Impression struct {
 	// Edge holds, for each Truth minutia, its distance in pixels to the
 	// edge of the contact area or of the image, whichever is nearer.
 	Edge []float64
-	// Cores and Deltas are the singular points that fall in the image.
-	Cores, Deltas []Point
+	// Cores and Deltas are the singular points that fall in the image,
+	// with their directions carried through the warp like the minutiae's.
+	Cores  []Core
+	Deltas []Delta
 	// Sensor, Width, Height and PPI describe the image.
 	Sensor        Sensor
 	Width, Height int
@@ -122,10 +124,14 @@ func ToFMR(m Minutia, edge float64) fmr.Minutia {
 func (im *Impression) Record() (*fmr.Record, error) {
 	var cd fmr.CoreDelta
 	for _, c := range im.Cores {
-		cd.Cores = append(cd.Cores, fmr.Core{X: pixel(c.X), Y: pixel(c.Y)})
+		cd.Cores = append(cd.Cores, fmr.Core{X: pixel(c.X), Y: pixel(c.Y), HasAngle: true, Angle: fmr.AngleFromRadians(c.Direction)})
 	}
 	for _, d := range im.Deltas {
-		cd.Deltas = append(cd.Deltas, fmr.Delta{X: pixel(d.X), Y: pixel(d.Y)})
+		fd := fmr.Delta{X: pixel(d.X), Y: pixel(d.Y), HasAngles: true}
+		for i, a := range d.Directions {
+			fd.Angles[i] = fmr.AngleFromRadians(a)
+		}
+		cd.Deltas = append(cd.Deltas, fd)
 	}
 	var ext []byte
 	if len(cd.Cores)+len(cd.Deltas) > 0 {
@@ -179,6 +185,8 @@ func (f *Finger) ImpressionRand(r *rand.Rand) *Impression {
 // drawParams draws impression conditions for a sensor.
 func drawParams(r *rng, s *sensorModel) ImpressionParams {
 	clamp := func(v, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, v)) }
+	// Texture stops at 0.9: above it grain broke ridges so much that 2% of
+	// genuine comparisons scored below FVC2002 DB4's lowest 1%.
 	return ImpressionParams{
 		DX:          float64(r.norm() * s.displacement),
 		DY:          float64(r.norm() * s.displacement),
@@ -190,7 +198,7 @@ func drawParams(r *rng, s *sensorModel) ImpressionParams {
 		ContactX:    float64(r.norm() * 10),
 		ContactY:    float64(r.norm() * 12),
 		ContactSize: r.uniform(0.9, 1.15),
-		Texture:     r.uniform(0.4, 1),
+		Texture:     r.uniform(0.4, 0.9),
 		Seed:        r.r.Uint64(),
 	}
 }

@@ -3,6 +3,7 @@ package synth
 import (
 	"image"
 	"math"
+	"slices"
 )
 
 // gridStep is the spacing in image pixels of the grid on which the smooth
@@ -241,26 +242,37 @@ func (f *Finger) ImpressionWith(p ImpressionParams) *Impression {
 		if d <= 0 {
 			continue
 		}
-		// A direction vector in the master maps to J⁻¹ times it.
-		dx, dy := cos(mm.Direction), -sin(mm.Direction)
-		a, b, c, e := w.jacobian(px, py)
-		det := float64(a*e) - float64(b*c)
-		ix := (float64(e*dx) - float64(b*dy)) / det
-		iy := (float64(a*dy) - float64(c*dx)) / det
-		im.Truth = append(im.Truth, Minutia{X: px, Y: py, Direction: isoAngle(ix, iy), Kind: mm.Kind})
+		im.Truth = append(im.Truth, Minutia{X: px, Y: py, Direction: w.direction(px, py, mm.Direction), Kind: mm.Kind})
 		im.Edge = append(im.Edge, math.Min(edge, d))
 	}
 	for _, c := range m.Cores {
 		if px, py := w.invert(c.X, c.Y); px >= 0 && py >= 0 && px < float64(W) && py < float64(H) {
-			im.Cores = append(im.Cores, Point{px, py})
+			im.Cores = append(im.Cores, Core{X: px, Y: py, Direction: w.direction(px, py, c.Direction)})
 		}
 	}
-	for _, c := range m.Deltas {
-		if px, py := w.invert(c.X, c.Y); px >= 0 && py >= 0 && px < float64(W) && py < float64(H) {
-			im.Deltas = append(im.Deltas, Point{px, py})
+	for _, d := range m.Deltas {
+		if px, py := w.invert(d.X, d.Y); px >= 0 && py >= 0 && px < float64(W) && py < float64(H) {
+			delta := Delta{X: px, Y: py}
+			for i, dir := range d.Directions {
+				delta.Directions[i] = w.direction(px, py, dir)
+			}
+			slices.Sort(delta.Directions[:])
+			im.Deltas = append(im.Deltas, delta)
 		}
 	}
 	return im
+}
+
+// direction carries a direction (radians, as Minutia.Direction) at a
+// master point through the warp to the image point (px, py) it maps from:
+// a direction vector in the master maps to J⁻¹ times it.
+func (w *warp) direction(px, py, dir float64) float64 {
+	dx, dy := cos(dir), -sin(dir)
+	a, b, c, e := w.jacobian(px, py)
+	det := float64(a*e) - float64(b*c)
+	ix := (float64(e*dx) - float64(b*dy)) / det
+	iy := (float64(a*dy) - float64(c*dx)) / det
+	return isoAngle(ix, iy)
 }
 
 // blur3 applies a separable [1 2 1]/4 blur in place, the border replicated.

@@ -188,7 +188,23 @@ func TestRecordRoundTrip(t *testing.T) {
 		}
 		cd, err := fmr.ParseCoreDelta(fmr.ISO, areas[0].Data)
 		if err != nil || len(cd.Cores) != len(im.Cores) || len(cd.Deltas) != len(im.Deltas) {
-			t.Errorf("core/delta area %+v, %v: want %d cores and %d deltas", cd, err, len(im.Cores), len(im.Deltas))
+			t.Fatalf("core/delta area %+v, %v: want %d cores and %d deltas", cd, err, len(im.Cores), len(im.Deltas))
+		}
+		near := func(a uint8, rad float64) bool {
+			return math.Abs(math.Remainder(float64(a)*(2*math.Pi/256)-rad, 2*math.Pi)) <= math.Pi/256
+		}
+		for i, c := range cd.Cores {
+			if !c.HasAngle || !near(c.Angle, im.Cores[i].Direction) {
+				t.Errorf("core %d: record %+v, truth %+v", i, c, im.Cores[i])
+			}
+		}
+		for i, d := range cd.Deltas {
+			for k, a := range d.Angles {
+				if !d.HasAngles || !near(a, im.Deltas[i].Directions[k]) {
+					t.Errorf("delta %d: record %+v, truth %+v", i, d, im.Deltas[i])
+					break
+				}
+			}
 		}
 	}
 }
@@ -227,6 +243,9 @@ func TestParseTruthFileRejects(t *testing.T) {
 		{"bad direction", `{"width":10,"height":10,"minutiae":[{"x":1,"y":1,"direction":7,"kind":"ending"}]}`},
 		{"bad kind", `{"width":10,"height":10,"minutiae":[{"x":1,"y":1,"direction":0,"kind":"dot"}]}`},
 		{"trailing data", `{"width":10,"height":10} {}`},
+		{"core outside image", `{"width":10,"height":10,"cores":[{"x":1,"y":10,"direction":0}]}`},
+		{"bad core direction", `{"width":10,"height":10,"cores":[{"x":1,"y":1,"direction":-1}]}`},
+		{"bad delta direction", `{"width":10,"height":10,"deltas":[{"x":1,"y":1,"directions":[0,1,6.3]}]}`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if _, err := ParseTruthFile([]byte(c.data)); !errors.Is(err, ErrBadTruth) {

@@ -38,9 +38,10 @@ type TruthFile struct {
 	Params ImpressionParams `json:"params"`
 	// Minutiae are the ground-truth minutiae.
 	Minutiae []TruthMinutia `json:"minutiae"`
-	// Cores and Deltas are the singular points inside the image.
-	Cores  []Point `json:"cores"`
-	Deltas []Point `json:"deltas"`
+	// Cores and Deltas are the singular points inside the image, with
+	// their directions.
+	Cores  []Core  `json:"cores"`
+	Deltas []Delta `json:"deltas"`
 }
 
 // TruthMinutia is one ground-truth minutia of a TruthFile.
@@ -76,8 +77,8 @@ func (im *Impression) TruthFile() *TruthFile {
 		Class: im.Class.String(), Sensor: im.Sensor.String(),
 		Width: im.Width, Height: im.Height, PPI: im.PPI, Params: im.Params,
 		Minutiae: make([]TruthMinutia, 0, len(im.Truth)),
-		Cores:    append([]Point{}, im.Cores...),
-		Deltas:   append([]Point{}, im.Deltas...),
+		Cores:    append([]Core{}, im.Cores...),
+		Deltas:   append([]Delta{}, im.Deltas...),
 	}
 	for i, m := range im.Truth {
 		kind := "ending"
@@ -96,8 +97,9 @@ func (im *Impression) TruthFile() *TruthFile {
 var ErrBadTruth = errors.New("not a valid synthetic ground-truth file")
 
 // ParseTruthFile decodes and checks a ground-truth file written by
-// `kioskctl synth`. Unknown fields, positions outside the image, directions
-// outside [0, 2π) and unknown kinds are errors wrapping ErrBadTruth.
+// `kioskctl synth`. Unknown fields, minutiae, cores or deltas outside the
+// image, directions outside [0, 2π) and unknown kinds are errors wrapping
+// ErrBadTruth.
 func ParseTruthFile(data []byte) (*TruthFile, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -119,6 +121,20 @@ func ParseTruthFile(data []byte) (*TruthFile, error) {
 			return nil, fmt.Errorf("synth: ground truth minutia %d has direction %g, want [0, 2π): %w", i, m.Direction, ErrBadTruth)
 		case m.Kind != "ending" && m.Kind != "bifurcation":
 			return nil, fmt.Errorf("synth: ground truth minutia %d has kind %q, want ending or bifurcation: %w", i, m.Kind, ErrBadTruth)
+		}
+	}
+	inside := func(x, y float64) bool {
+		return x >= 0 && x <= float64(tf.Width-1) && y >= 0 && y <= float64(tf.Height-1)
+	}
+	direction := func(a float64) bool { return a >= 0 && a < 2*math.Pi }
+	for i, c := range tf.Cores {
+		if !inside(c.X, c.Y) || !direction(c.Direction) {
+			return nil, fmt.Errorf("synth: ground truth core %d at (%g,%g) direction %g is outside the %dx%d image or [0, 2π): %w", i, c.X, c.Y, c.Direction, tf.Width, tf.Height, ErrBadTruth)
+		}
+	}
+	for i, d := range tf.Deltas {
+		if !inside(d.X, d.Y) || !direction(d.Directions[0]) || !direction(d.Directions[1]) || !direction(d.Directions[2]) {
+			return nil, fmt.Errorf("synth: ground truth delta %d at (%g,%g) directions %v is outside the %dx%d image or [0, 2π): %w", i, d.X, d.Y, d.Directions, tf.Width, tf.Height, ErrBadTruth)
 		}
 	}
 	return &tf, nil
