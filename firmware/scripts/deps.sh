@@ -9,7 +9,8 @@ set -euo pipefail
 
 # command-to-probe:debian-package, per target
 case "${1:-}" in
-  image)      need=(debootstrap:debootstrap proot:proot qemu-aarch64-static:qemu-user-static qemu-arm-static:qemu-user-static
+  image)      need=(debootstrap:debootstrap proot:proot mmdebstrap:mmdebstrap newuidmap:uidmap fakeroot:fakeroot
+                    qemu-aarch64-static:qemu-user-static qemu-arm-static:qemu-user-static
                     sfdisk:fdisk mkfs.vfat:dosfstools mcopy:mtools mkfs.ext4:e2fsprogs bmaptool:bmap-tools) ;;
   image-test) need=(qemu-system-aarch64:qemu-system-arm sfdisk:fdisk mcopy:mtools mkfs.ext4:e2fsprogs debugfs:e2fsprogs) ;;
   flash)      need=(bmaptool:bmap-tools lsblk:util-linux findmnt:util-linux sfdisk:fdisk) ;;

@@ -12,7 +12,17 @@
 # table, dd into the image at each partition's offset.
 #
 #   firmware/scripts/image.sh KIOSKCTL BOARD_DIR BUNDLE FIRMWARE_PUB ROOTFS_TAR OUT.img
+#
+# As an ordinary user it runs itself under fakeroot, which keeps the owners
+# and device nodes of the root filesystem tarball for mkfs.ext4 -d to copy.
 set -euo pipefail
+# mkfs.*, sfdisk and debootstrap live in sbin, which an ordinary user's PATH
+# may lack.
+export PATH="$PATH:/usr/sbin:/sbin"
+if [ "$(id -u)" -ne 0 ] && [ -z "${FAKEROOTKEY:-}" ]; then
+  command -v fakeroot >/dev/null || { echo "make image: building the image as $(id -un) needs fakeroot (apt-get install fakeroot), or run it as root" >&2; exit 1; }
+  exec fakeroot -- "$0" "$@"
+fi
 kioskctl=$1 board_dir=$2 bundle=$3 pub=$4 rootfs=$5 out=$6
 # shellcheck source=/dev/null
 . "$board_dir/board.conf"

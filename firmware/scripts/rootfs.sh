@@ -8,9 +8,21 @@
 # the board's binaries through qemu-user: with chroot when the kernel has a
 # binfmt_misc handler for the architecture, else under proot -q, which needs
 # no binfmt_misc. The tarball is rebuilt only when the package list or
-# LAYOUT changes. Runs as root: the file owners inside the root filesystem
-# (root, messagebus, _apt, ...) must be real for mkfs.ext4 -d to copy them.
+# LAYOUT changes.
+#
+# As root it uses debootstrap. As an ordinary user it uses mmdebstrap in a
+# user namespace (--mode=unshare): the user is root inside it and the
+# user's subordinate ids (/etc/subuid, /etc/subgid) stand in for the other
+# owners in the root filesystem (messagebus, _apt, ...), which the tarball
+# records by number; image.sh then builds the filesystems under fakeroot.
+# The ordinary user needs the kernel's binfmt_misc handler for the board's
+# architecture (Debian's qemu-user-static registers it when installed) and
+# a range of subordinate ids; what is missing is said with the command that
+# adds it.
 set -euo pipefail
+# mkfs.*, sfdisk and debootstrap live in sbin, which an ordinary user's PATH
+# may lack.
+export PATH="$PATH:/usr/sbin:/sbin"
 
 board_dir=$1
 cache=$(mkdir -p "$2" && cd "$2" && pwd)
@@ -32,17 +44,42 @@ if [ -s "$tarball" ]; then
   echo "$tarball"
   exit 0
 fi
-if [ "$(id -u)" -ne 0 ]; then
-  echo "make image: building the Debian root filesystem needs root (file owners inside it must be real); run it as root or with sudo" >&2
-  exit 1
-fi
-
 mkdir -p "$cache"
 case "$DEBIAN_ARCH" in
   arm64) qemu=qemu-aarch64-static binfmt=qemu-aarch64 ;;
   armhf) qemu=qemu-arm-static binfmt=qemu-arm ;;
   *) echo "rootfs: no qemu-user mapping for DEBIAN_ARCH=$DEBIAN_ARCH" >&2; exit 1 ;;
 esac
+
+if [ "$(id -u)" -ne 0 ]; then
+  user=$(id -un)
+  if [ ! -e "/proc/sys/fs/binfmt_misc/$binfmt" ]; then
+    echo "rootfs: the kernel has no binfmt_misc handler for $binfmt, which building the $DEBIAN_ARCH root filesystem as $user needs; register it once as root: sudo update-binfmts --enable $binfmt (Debian's binfmt-support) or sudo systemctl restart systemd-binfmt (or run make image as root)" >&2
+    exit 1
+  fi
+  if ! grep -q "^$user:" /etc/subuid 2>/dev/null || ! grep -q "^$user:" /etc/subgid 2>/dev/null; then
+    echo "rootfs: $user has no subordinate user and group ids for the user namespace the root filesystem is built in; add a range once as root: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $user (or run make image as root)" >&2
+    exit 1
+  fi
+  t0=$(date +%s)
+  echo "rootfs: mmdebstrap $SUITE $DEBIAN_ARCH as $user in a user namespace from $MIRROR (the maintainer scripts run through $qemu)" >&2
+  # The same clean-up as the debootstrap path below: no host keys, no
+  # machine id, no logs; mmdebstrap itself empties apt's caches and lists.
+  if ! mmdebstrap --mode=unshare --variant=minbase --format=tar --architectures="$DEBIAN_ARCH" \
+      --components=main,non-free-firmware --include="${packages// /,}" \
+      --customize-hook='rm -f "$1"/etc/ssh/ssh_host_* "$1"/var/lib/dbus/machine-id "$1"/var/log/*.log' \
+      --customize-hook=': > "$1/etc/machine-id"' \
+      "$SUITE" "$tarball.tmp" "$MIRROR" >"$cache/mmdebstrap.log" 2>&1; then
+    tail -30 "$cache/mmdebstrap.log" >&2
+    rm -f "$tarball.tmp"
+    echo "rootfs: mmdebstrap failed (log above, and $cache/mmdebstrap.log); is the mirror reachable (MIRROR=...) and are user namespaces allowed (sysctl kernel.unprivileged_userns_clone, user.max_user_namespaces)?" >&2
+    exit 1
+  fi
+  mv "$tarball.tmp" "$tarball"
+  echo "rootfs: $tarball ($(du -sh "$tarball" | cut -f1)) in $(( $(date +%s) - t0 ))s" >&2
+  echo "$tarball"
+  exit 0
+fi
 
 # The first stage (downloads) is kept across failed second stages.
 stage1="$cache/rootfs-$BOARD-$SUITE-$key.stage1"
