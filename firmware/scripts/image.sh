@@ -86,8 +86,22 @@ printf '[Unit]\nWants=kiosk-ssh-setup.service\nAfter=kiosk-ssh-setup.service\n' 
 ln -sf /etc/systemd/system/kioskd.service "$root/etc/systemd/system/multi-user.target.wants/kioskd.service"
 # The kiosk user and its device groups exist from the start (systemd's own
 # sysusers run at boot only while /etc "needs update").
+# The bundle's sysusers files are linked from /etc/sysusers.d by absolute
+# paths into the slot, which systemd-sysusers --root would look up on this
+# machine and skip: they are passed by their place under $root instead.
 if command -v systemd-sysusers >/dev/null; then
-  systemd-sysusers --root="$root"
+  confs=()
+  for f in "$root"/etc/sysusers.d/*.conf; do
+    [ -e "$f" ] || [ -L "$f" ] || continue
+    t=$(readlink "$f" || true)
+    case "$t" in
+      /*) confs+=("$root$t") ;;
+      *) confs+=("$f") ;;
+    esac
+  done
+  if [ ${#confs[@]} -gt 0 ]; then
+    systemd-sysusers --root="$root" "${confs[@]}"
+  fi
 else
   echo "make image: no systemd-sysusers here; the kiosk user is created at the kiosk's first boot" >&2
 fi
