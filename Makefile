@@ -328,7 +328,7 @@ firmware: ## Signed bundle dist/kiosk-<version>-<board>.bundle for BOARD (generi
 		-sequence $(SEQUENCE) -min-previous $(MIN_PREVIOUS) -commit $(COMMIT) -created $(SOURCE_DATE_EPOCH) \
 		-key $$key -o $(DIST)/kiosk-$(VERSION)-$(BOARD).bundle
 
-image: firmware ## Raw disk image + .bmap for BOARD (boot, root A, root B, data) around a debootstrap Debian root; slow, needs root and Debian's mirror
+image: firmware ## Raw disk image + .bmap for BOARD (boot, root A, root B, data) around a Debian root (mmdebstrap in a user namespace, or debootstrap as root); slow, needs Debian's mirror
 	@firmware/scripts/deps.sh image
 	@t0=$$(date +%s); \
 	rootfs=$$(firmware/scripts/rootfs.sh $(BOARD_DIR) $(IMAGE_CACHE)); \
