@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make image-test: boot a generic-arm64 kiosk image in qemu-system-aarch64
-# -M virt with the Debian arm64 kernel and initrd from its own boot
-# partition, and wait until systemd reports kioskd started: for a
+# -M virt (or a generic-armv7 one in qemu-system-arm -M virt, BOARD=) with
+# the Debian kernel and initrd from its own boot partition, and wait until
+# systemd reports kioskd started: for a
 # Type=notify unit that is only after kioskd sent READY=1. The image is a
 # copy of the built one, provisioned like a real kiosk (make provision) with
 # a test identity, test node keys and the simulated-device site config
@@ -18,9 +19,17 @@ set -euo pipefail
 here=$(dirname "$0")
 kioskctl=$1 image=$2 work=$3 timeout=${4:-1200} bindir=${5:-} fwkey=${6:-}
 OTA=${OTA:-1}
+BOARD=${BOARD:-generic-arm64}
+case "$BOARD" in
+  generic-arm64) qemu_system=(qemu-system-aarch64 -M virt -cpu cortex-a53) ;;
+  # armmp is not an LPAE kernel: no PCI windows above 4 GiB. The board's
+  # console is its own UART; on virt it is the PL011, ttyAMA0.
+  generic-armv7) qemu_system=(qemu-system-arm -M virt,highmem=off -cpu cortex-a15) ;;
+  *) echo "make image-test: BOARD=$BOARD does not boot in QEMU -M virt; generic-arm64 and generic-armv7 do" >&2; exit 2 ;;
+esac
 [ -n "$bindir" ] && [ -n "$fwkey" ] || OTA=0
 "$here/deps.sh" image-test
-[ -f "$image" ] || { echo "make image-test: no image $image; run make image BOARD=generic-arm64 first" >&2; exit 1; }
+[ -f "$image" ] || { echo "make image-test: no image $image; run make image BOARD=$BOARD first" >&2; exit 1; }
 
 rm -rf "$work"
 mkdir -p "$work"
@@ -43,12 +52,13 @@ MTOOLS_SKIP_CHECK=1 mcopy -n -i "$img@@$((boot_start * 512))" ::initrd.img "$wor
 # The kernel command line the image's boot loader would use.
 append=$(MTOOLS_SKIP_CHECK=1 mtype -i "$img@@$((boot_start * 512))" ::extlinux/extlinux.conf | sed -n 's/^ *APPEND //p' | tr -d '\r')
 [ -n "$append" ] || { echo "make image-test: no APPEND line in the image's extlinux/extlinux.conf" >&2; exit 1; }
+[ "$BOARD" = generic-arm64 ] || append="$append console=ttyAMA0"
 t1=$(date +%s)
 
 port=$((20000 + RANDOM % 20000))
 log="$work/console.log"
 : > "$log"
-qemu-system-aarch64 -M virt -cpu cortex-a53 -smp 2 -m 1024 -nographic -no-reboot \
+"${qemu_system[@]}" -smp 2 -m 1024 -nographic -no-reboot \
   -kernel "$work/vmlinuz" -initrd "$work/initrd.img" \
   -append "$append panic=-1 systemd.journald.forward_to_console=1" \
   -drive "file=$img,format=raw,if=virtio" \
@@ -56,7 +66,7 @@ qemu-system-aarch64 -M virt -cpu cortex-a53 -smp 2 -m 1024 -nographic -no-reboot
   -serial "file:$log" -monitor none -display none &
 qemu=$!
 trap 'kill "$qemu" 2>/dev/null || true; wait "$qemu" 2>/dev/null || true' EXIT
-echo "make image-test: booting $image in qemu-system-aarch64 -M virt (pid $qemu), console in $log, up to ${timeout}s" >&2
+echo "make image-test: booting $image in ${qemu_system[*]} (pid $qemu), console in $log, up to ${timeout}s" >&2
 
 result=timeout
 while [ $(( $(date +%s) - t1 )) -lt "$timeout" ]; do
@@ -84,7 +94,7 @@ for _ in $(seq 90); do
 done
 mk() { # mk VERSION SEQUENCE KIOSKD OUT
   local b="$work/bin-$1"; mkdir -p "$b"; cp "$3" "$b/kioskd"; cp "$bindir/kioskctl" "$b/kioskctl"
-  "$kioskctl" firmware build -board generic-arm64 -src "$here/.." -bin "$b" -version "$1" -sequence "$2" \
+  "$kioskctl" firmware build -board "$BOARD" -src "$here/.." -bin "$b" -version "$1" -sequence "$2" \
     -commit 0000000000000000000000000000000000000000 -created "$(date +%s)" -key "$fwkey" -o "$4" >/dev/null
 }
 seq0=$(ssh $SSH_OPTS root@127.0.0.1 /opt/kiosk/current/bin/kioskctl firmware status -json | sed -n 's/.*"sequence": \([0-9]*\).*/\1/p' | sort -n | tail -1)
