@@ -215,7 +215,7 @@ kiosks). Existing files are never overwritten.`)
 	var cmdKey, cmdPub string
 	if *cmdID != "" {
 		cmdKey, cmdPub = filepath.Join(*out, *cmdID+".cmd.key"), filepath.Join(*out, *cmdID+".cmd.pub")
-		if err := writeCommandKey(cmdKey, cmdPub); err != nil {
+		if _, err := writeEd25519Pair(cmdKey, cmdPub); err != nil {
 			return err
 		}
 		fmt.Fprintf(st.out, "node command key %s: %s (mode 0600), public %s\n", *cmdID, cmdKey, cmdPub)
@@ -231,23 +231,26 @@ kiosks). Existing files are never overwritten.`)
 	return nil
 }
 
-func writeCommandKey(privPath, pubPath string) error {
+// writeEd25519Pair creates a new Ed25519 key: the private key at privPath
+// (PKCS#8 PEM, mode 0600) and the public key at pubPath. Neither file may
+// exist already (keys.CreateFile).
+func writeEd25519Pair(privPath, pubPath string) (ed25519.PublicKey, error) {
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("cannot generate a key: %w", err)
 	}
 	defer clear(priv)
 	privPEM, err := keys.MarshalEd25519Private(priv)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer clear(privPEM)
 	pubPEM, err := keys.MarshalEd25519Public(pub)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := keys.CreateFile(privPath, privPEM, 0o600); err != nil {
-		return err
+		return nil, err
 	}
-	return keys.CreateFile(pubPath, pubPEM, 0o644)
+	return pub, keys.CreateFile(pubPath, pubPEM, 0o644)
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"debug/elf"
 	"encoding/json"
 	"errors"
@@ -50,28 +49,12 @@ release key offline: sign release bundles with kioskctl firmware sign.`)
 		fs.Usage()
 		return usageError("want -key FILE.key and no arguments")
 	}
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return fmt.Errorf("cannot generate a key: %w", err)
-	}
-	defer clear(priv)
-	privPEM, err := keys.MarshalEd25519Private(priv)
-	if err != nil {
-		return err
-	}
-	defer clear(privPEM)
-	pubPEM, err := keys.MarshalEd25519Public(pub)
-	if err != nil {
-		return err
-	}
 	if err := os.MkdirAll(filepath.Dir(*key), 0o755); err != nil {
 		return fmt.Errorf("cannot create %s: %w", filepath.Dir(*key), err)
 	}
 	pubFile := strings.TrimSuffix(*key, ".key") + ".pub"
-	if err := keys.CreateFile(*key, privPEM, 0o600); err != nil {
-		return err
-	}
-	if err := keys.CreateFile(pubFile, pubPEM, 0o644); err != nil {
+	pub, err := writeEd25519Pair(*key, pubFile)
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(st.out, "firmware key %s: %s (mode 0600), public %s\n", bundle.KeyID(pub), *key, pubFile)
@@ -408,6 +391,19 @@ func (u *updaterFlags) updater(st *stdio, opts *update.Options) (*update.Updater
 	return update.New(opts)
 }
 
+// parse parses the flags of a device-side command that takes no
+// arguments and returns its updater.
+func (u *updaterFlags) parse(st *stdio, fs *flag.FlagSet, args []string) (*update.Updater, error) {
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() != 0 {
+		fs.Usage()
+		return nil, usageError("want no arguments")
+	}
+	return u.updater(st, nil)
+}
+
 func runFirmwareInstall(ctx context.Context, st *stdio, args []string) error {
 	fs := newFlags(st, "firmware install", "BUNDLE", `Install a firmware bundle on this kiosk: verify it (trusted signature, this
 board, not older than the running version, minimum previous version), unpack
@@ -449,14 +445,7 @@ trial, each slot's version and completeness, and the latest update outcomes.`)
 	u := addUpdaterFlags(fs, false)
 	asJSON := fs.Bool("json", false, "print JSON")
 	deep := fs.Bool("deep", false, "hash every file of both slots")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() != 0 {
-		fs.Usage()
-		return usageError("want no arguments")
-	}
-	up, err := u.updater(st, nil)
+	up, err := u.parse(st, fs, args)
 	if err != nil {
 		return err
 	}
@@ -500,14 +489,7 @@ trial, each slot's version and completeness, and the latest update outcomes.`)
 func runFirmwareCommit(ctx context.Context, st *stdio, args []string) error {
 	fs := newFlags(st, "firmware commit", "", "Commit the firmware slot on trial by hand (install commits by itself after -healthy).")
 	u := addUpdaterFlags(fs, false)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() != 0 {
-		fs.Usage()
-		return usageError("want no arguments")
-	}
-	up, err := u.updater(st, nil)
+	up, err := u.parse(st, fs, args)
 	if err != nil {
 		return err
 	}
@@ -523,14 +505,7 @@ func runFirmwareRollback(ctx context.Context, st *stdio, args []string) error {
 is complete (undo a committed update), and restart kioskd.`)
 	u := addUpdaterFlags(fs, false)
 	reason := fs.String("reason", "rolled back by hand", "reason recorded in the history")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() != 0 {
-		fs.Usage()
-		return usageError("want no arguments")
-	}
-	up, err := u.updater(st, nil)
+	up, err := u.parse(st, fs, args)
 	if err != nil {
 		return err
 	}
@@ -547,14 +522,7 @@ func runFirmwareBoot(ctx context.Context, st *stdio, args []string) error {
 update still on trial and make /opt/kiosk/current point at the committed,
 complete slot.`)
 	u := addUpdaterFlags(fs, false)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() != 0 {
-		fs.Usage()
-		return usageError("want no arguments")
-	}
-	up, err := u.updater(st, nil)
+	up, err := u.parse(st, fs, args)
 	if err != nil {
 		return err
 	}
@@ -574,14 +542,7 @@ func runFirmwareFailed(ctx context.Context, st *stdio, args []string) error {
 firmware update on trial whose kioskd hit its start limit. Exit status 3
 when there is no update on trial to roll back, 1 on an error.`)
 	u := addUpdaterFlags(fs, false)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() != 0 {
-		fs.Usage()
-		return usageError("want no arguments")
-	}
-	up, err := u.updater(st, nil)
+	up, err := u.parse(st, fs, args)
 	if err != nil {
 		return err
 	}
