@@ -254,17 +254,12 @@ func (a *API) start(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, err := a.wf.Start(req.Officer)
-	switch {
-	case errors.Is(err, capture.ErrBusy):
-		fail(w, http.StatusConflict, err.Error())
-	case errors.Is(err, capture.ErrRefused):
-		fail(w, http.StatusServiceUnavailable, err.Error())
-	case err != nil:
-		fail(w, http.StatusInternalServerError, err.Error())
-	default:
-		a.log.Info("officer started a session", zap.String("session", id), zap.String("officer", req.Officer))
-		reply(w, http.StatusCreated, StartReply{Session: id})
+	if err != nil {
+		failWorkflow(w, err, http.StatusInternalServerError)
+		return
 	}
+	a.log.Info("officer started a session", zap.String("session", id), zap.String("officer", req.Officer))
+	reply(w, http.StatusCreated, StartReply{Session: id})
 }
 
 func (a *API) cancel(w http.ResponseWriter, r *http.Request) {
@@ -277,18 +272,12 @@ func (a *API) cancel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st := a.wf.Status()
-	err := a.wf.Cancel(req.Reason)
-	switch {
-	case errors.Is(err, capture.ErrNoSession):
-		fail(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, capture.ErrBusy):
-		fail(w, http.StatusConflict, err.Error())
-	case err != nil:
-		fail(w, http.StatusInternalServerError, err.Error())
-	default:
-		a.log.Info("officer cancelled the session", zap.String("session", st.Session), zap.String("reason", req.Reason))
-		reply(w, http.StatusOK, StartReply{Session: st.Session})
+	if err := a.wf.Cancel(req.Reason); err != nil {
+		failWorkflow(w, err, http.StatusInternalServerError)
+		return
 	}
+	a.log.Info("officer cancelled the session", zap.String("session", st.Session), zap.String("reason", req.Reason))
+	reply(w, http.StatusOK, StartReply{Session: st.Session})
 }
 
 func (a *API) skip(w http.ResponseWriter, r *http.Request) {
@@ -301,18 +290,12 @@ func (a *API) skip(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	err = a.wf.SkipFinger(pos, req.Reason)
-	switch {
-	case errors.Is(err, capture.ErrNoSession):
-		fail(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, capture.ErrBusy):
-		fail(w, http.StatusConflict, err.Error())
-	case err != nil:
-		fail(w, http.StatusBadRequest, err.Error())
-	default:
-		a.log.Info("officer recorded a finger as missing", zap.String("finger", pos.String()), zap.String("reason", req.Reason))
-		reply(w, http.StatusOK, map[string]string{"finger": pos.String(), "missing": req.Reason})
+	if err := a.wf.SkipFinger(pos, req.Reason); err != nil {
+		failWorkflow(w, err, http.StatusBadRequest) // otherwise a bad reason or a finger not asked for
+		return
 	}
+	a.log.Info("officer recorded a finger as missing", zap.String("finger", pos.String()), zap.String("reason", req.Reason))
+	reply(w, http.StatusOK, map[string]string{"finger": pos.String(), "missing": req.Reason})
 }
 
 // decode reads an optional JSON body into v, answering 400 or 415 itself
@@ -378,6 +361,21 @@ func reply(w http.ResponseWriter, code int, v any) {
 
 func fail(w http.ResponseWriter, code int, msg string) {
 	reply(w, code, map[string]string{"error": msg})
+}
+
+// failWorkflow answers a capture workflow error with the status its
+// sentinel stands for (capture/errors.go), or with otherwise.
+func failWorkflow(w http.ResponseWriter, err error, otherwise int) {
+	code := otherwise
+	switch {
+	case errors.Is(err, capture.ErrNoSession):
+		code = http.StatusNotFound
+	case errors.Is(err, capture.ErrBusy):
+		code = http.StatusConflict
+	case errors.Is(err, capture.ErrRefused):
+		code = http.StatusServiceUnavailable
+	}
+	fail(w, code, err.Error())
 }
 
 // events streams the capture events as server-sent events: "id: SEQ",
