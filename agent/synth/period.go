@@ -85,14 +85,7 @@ func newStretchMap(o *orientModel, w, h int) *stretchMap {
 	// Each node's equation, from samples a step h = cell along the ridge
 	// on either side.
 	st := make([]stencil, n)
-	sample := func(f []float64, x, y float64) float64 {
-		idx, wt := bilinearStencil(gw, gh, cell, x, y)
-		var v float64
-		for k := range 4 {
-			v += float64(wt[k] * f[idx[k]])
-		}
-		return v
-	}
+	sample := func(f []float64, x, y float64) float64 { return gridSample(f, gw, gh, x, y) }
 	for j := range gh {
 		for i := range gw {
 			k := j*gw + i
@@ -151,12 +144,18 @@ func newStretchMap(o *orientModel, w, h int) *stretchMap {
 
 // factor returns the period factor e^u at master point (x, y).
 func (s *stretchMap) factor(x, y float64) float64 {
-	idx, wt := bilinearStencil(s.gw, s.gh, stretchCell, x, y)
-	var u float64
+	return exp(gridSample(s.u, s.gw, s.gh, x, y))
+}
+
+// gridSample samples f, a gw x gh grid of nodes stretchCell pixels apart,
+// at (x, y) (bilinearStencil).
+func gridSample(f []float64, gw, gh int, x, y float64) float64 {
+	idx, wt := bilinearStencil(gw, gh, stretchCell, x, y)
+	var v float64
 	for k := range 4 {
-		u += float64(wt[k] * s.u[idx[k]])
+		v += float64(wt[k] * f[idx[k]])
 	}
-	return exp(u)
+	return v
 }
 
 // bilinearStencil returns the corner indices and weights of a bilinear
