@@ -232,8 +232,9 @@ func (s *Store) init(ctx context.Context) error {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	var ckptErr error
 	if s.ckpt != nil {
-		s.ckpt.close()
+		ckptErr = s.ckpt.close()
 	}
 	s.mu.Lock()
 	for _, st := range s.stmts {
@@ -241,7 +242,7 @@ func (s *Store) Close() error {
 	}
 	clear(s.stmts)
 	s.mu.Unlock()
-	return s.db.Close()
+	return errors.Join(ckptErr, s.db.Close())
 }
 
 // stmt returns the statement of query prepared at open (one of
