@@ -69,10 +69,10 @@ if [ "$(id -u)" -ne 0 ]; then
       --components=main,non-free-firmware --include="${packages// /,}" \
       --customize-hook='rm -f "$1"/etc/ssh/ssh_host_* "$1"/var/lib/dbus/machine-id "$1"/var/log/*.log' \
       --customize-hook=': > "$1/etc/machine-id"' \
-      "$SUITE" "$tarball.tmp" "$MIRROR" >"$cache/mmdebstrap.log" 2>&1; then
-    tail -30 "$cache/mmdebstrap.log" >&2
+      "$SUITE" "$tarball.tmp" "$MIRROR" >"$cache/mmdebstrap-$BOARD.log" 2>&1; then
+    tail -30 "$cache/mmdebstrap-$BOARD.log" >&2
     rm -f "$tarball.tmp"
-    echo "rootfs: mmdebstrap failed (log above, and $cache/mmdebstrap.log); is the mirror reachable (MIRROR=...) and are user namespaces allowed (sysctl kernel.unprivileged_userns_clone, user.max_user_namespaces)?" >&2
+    echo "rootfs: mmdebstrap failed (log above, and $cache/mmdebstrap-$BOARD.log); is the mirror reachable (MIRROR=...) and are user namespaces allowed (sysctl kernel.unprivileged_userns_clone, user.max_user_namespaces)?" >&2
     exit 1
   fi
   mv "$tarball.tmp" "$tarball"
