@@ -20,12 +20,13 @@ here=$(dirname "$0")
 kioskctl=$1 image=$2 work=$3 timeout=${4:-1200} bindir=${5:-} fwkey=${6:-}
 OTA=${OTA:-1}
 BOARD=${BOARD:-generic-arm64}
-case "$BOARD" in
-  generic-arm64) qemu_system=(qemu-system-aarch64 -M virt -cpu cortex-a53) ;;
-  # armmp is not an LPAE kernel: no PCI windows above 4 GiB. The board's
-  # console is its own UART; on virt it is the PL011, ttyAMA0.
-  generic-armv7) qemu_system=(qemu-system-arm -M virt,highmem=off -cpu cortex-a15) ;;
-  *) echo "make image-test: BOARD=$BOARD does not boot in QEMU -M virt; generic-arm64 and generic-armv7 do" >&2; exit 2 ;;
+# shellcheck source=/dev/null
+. "$here/../boards/$BOARD/board.conf"
+[ -n "$QEMU_MACHINE" ] || { echo "make image-test: the board profile $BOARD names no QEMU_MACHINE: its image does not boot in QEMU" >&2; exit 2; }
+case "$DEBIAN_ARCH" in
+  arm64) qemu_system=(qemu-system-aarch64 -M "$QEMU_MACHINE" -cpu cortex-a53) ;;
+  armhf) qemu_system=(qemu-system-arm -M "$QEMU_MACHINE" -cpu cortex-a15) ;;
+  *) echo "make image-test: no qemu-system for DEBIAN_ARCH=$DEBIAN_ARCH" >&2; exit 2 ;;
 esac
 [ -n "$bindir" ] && [ -n "$fwkey" ] || OTA=0
 "$here/deps.sh" image-test
@@ -52,7 +53,8 @@ MTOOLS_SKIP_CHECK=1 mcopy -n -i "$img@@$((boot_start * 512))" ::initrd.img "$wor
 # The kernel command line the image's boot loader would use.
 append=$(MTOOLS_SKIP_CHECK=1 mtype -i "$img@@$((boot_start * 512))" ::extlinux/extlinux.conf | sed -n 's/^ *APPEND //p' | tr -d '\r')
 [ -n "$append" ] || { echo "make image-test: no APPEND line in the image's extlinux/extlinux.conf" >&2; exit 1; }
-[ "$BOARD" = generic-arm64 ] || append="$append console=ttyAMA0"
+# The board's console is its own UART; on virt it is the PL011, ttyAMA0.
+[ "$CONSOLE" = ttyAMA0 ] || append="$append console=ttyAMA0"
 t1=$(date +%s)
 
 port=$((20000 + RANDOM % 20000))
