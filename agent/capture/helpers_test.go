@@ -62,6 +62,26 @@ func (f *fakeSensor) CaptureImage(ctx context.Context) (image.Image, error) {
 	return img, nil
 }
 
+// waitBlocked waits until the sensor has been asked for n images, the
+// last of which found no shot queued and is waiting on its context.
+// Shots added after it returns are not seen by that call.
+func (f *fakeSensor) waitBlocked(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		f.mu.Lock()
+		calls, queued := f.calls, len(f.shots)
+		f.mu.Unlock()
+		if calls >= n && queued == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fake sensor: %d captures asked for within 10s, want %d", calls, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func (f *fakeSensor) add(s ...shot) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -287,6 +307,18 @@ func (r *rig) arrive() {
 	r.t.Helper()
 	select {
 	case r.presence.ch <- true:
+	case <-time.After(5 * time.Second):
+		r.t.Fatal("the workflow does not read the presence sensor")
+	}
+}
+
+// settle sends a departure and returns once the workflow has read it:
+// the presence sensor is unbuffered and read by one loop, so every
+// arrival sent before it has been acted on.
+func (r *rig) settle() {
+	r.t.Helper()
+	select {
+	case r.presence.ch <- false:
 	case <-time.After(5 * time.Second):
 		r.t.Fatal("the workflow does not read the presence sensor")
 	}

@@ -76,11 +76,13 @@ func RunLight(ctx context.Context, stream *Stream, light Light, clk clock.Clock,
 		}
 		failing = false
 	}
+	// Take the position in the stream before the first show, so nothing
+	// published once the LED is lit can be missed.
+	after := stream.Last()
 	show(lightOf(state, awaiting))
 	timer := clk.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
-	after := stream.Last()
 	for {
 		evs, _, wake := stream.Since(after)
 		for _, e := range evs {

@@ -190,6 +190,7 @@ func TestTimeouts(t *testing.T) {
 		r.next(KindFingerAttempt)
 		r.next(KindPrompt)
 		r.waitTimers(2)
+		r.sensor.waitBlocked(t, 2)
 		r.clk.Advance(29 * time.Second)
 		r.sensor.add(shot{quality: 90}, shot{quality: 90})
 		// The blocked second attempt is still waiting: 29s is within the step.
@@ -375,6 +376,7 @@ func TestBusy(t *testing.T) {
 	}
 	r.next(KindPrompt)
 	r.arrive() // ignored: a session runs
+	r.settle()
 	if s := r.w.Status(); s.Session != id {
 		t.Errorf("status session = %q, want %q", s.Session, id)
 	}
