@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+
+	"go.uber.org/zap"
 )
 
 // SQLite WAL checkpoints. A checkpoint copies the pages committed to the
@@ -45,15 +47,21 @@ type checkpointer struct {
 	// observe, when set (tests), sees each checkpoint's mode and the log's
 	// length in frames.
 	observe func(mode string, frames int)
+	// step is the checkpoint run at each kick: checkpoint, or a fake in
+	// tests.
+	step func() error
 
-	mu      sync.Mutex
-	pending int64 // bytes committed since the last kick
-	err     error // of the last checkpoint
-	runs    int   // checkpoints done, for tests
+	mu       sync.Mutex
+	log      *zap.Logger
+	pending  int64 // bytes committed since the last kick
+	err      error // of the last checkpoint
+	runs     int   // checkpoints done, for tests
+	failures int   // consecutive failed checkpoints
 }
 
 func newCheckpointer(db *sql.DB) *checkpointer {
-	c := &checkpointer{db: db, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), every: checkpointBytes, restart: restartFrames}
+	c := &checkpointer{db: db, log: zap.NewNop(), kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), every: checkpointBytes, restart: restartFrames}
+	c.step = c.checkpoint
 	go c.run()
 	return c
 }
@@ -80,12 +88,36 @@ func (c *checkpointer) run() {
 			return
 		case <-c.kick:
 		}
-		err := c.checkpoint()
+		err := c.step()
 		c.mu.Lock()
 		c.err = err
 		c.runs++
+		log, failures := c.log, c.failures
+		if err != nil {
+			c.failures++
+		} else {
+			c.failures = 0
+		}
 		c.mu.Unlock()
+		// Once per failure streak (and every 100th failure), then once on
+		// recovery: a stuck checkpoint shows in the log without flooding
+		// it. Commits stay durable meanwhile; SQLite's own autocheckpoint
+		// (inlineCheckpointPages) bounds the log.
+		switch {
+		case err != nil && (failures == 0 || (failures+1)%100 == 0):
+			log.Error("background WAL checkpoint failed; commits stay durable, but the log grows until it succeeds (check the disk and the database file)",
+				zap.Int("failures", failures+1), zap.Error(err))
+		case err == nil && failures > 0:
+			log.Info("background WAL checkpoint recovered", zap.Int("failures", failures))
+		}
 	}
+}
+
+// setLogger sets where failing checkpoints are reported.
+func (c *checkpointer) setLogger(log *zap.Logger) {
+	c.mu.Lock()
+	c.log = log
+	c.mu.Unlock()
 }
 
 // stats returns the number of checkpoints run and the last one's error.

@@ -2,11 +2,19 @@ package node
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // TestBackgroundCheckpoint: while records are committed back to back, the
@@ -98,5 +106,63 @@ func TestBackgroundCheckpoint(t *testing.T) {
 	recs, err := store.Records(context.Background(), "kiosk-001")
 	if err != nil || len(recs) != int(seq) {
 		t.Errorf("after reopening: %d records, %v; want %d", len(recs), err, seq)
+	}
+}
+
+// TestCheckpointFailuresLogged: a failing background checkpoint is logged
+// once when it starts failing, again every 100th failure, and once when
+// it recovers; the error names the component.
+func TestCheckpointFailuresLogged(t *testing.T) {
+	store, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "node.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	core, logs := observer.New(zap.InfoLevel)
+	store.SetLogger(zap.New(core))
+	c := store.ckpt
+	var fail atomic.Bool
+	c.step = func() error {
+		if fail.Load() {
+			return errors.New("node: SQLite passive checkpoint: disk I/O error")
+		}
+		return nil
+	}
+	// kick runs one checkpoint and waits for it to finish.
+	kick := func() {
+		t.Helper()
+		before, _ := c.stats()
+		c.committed(c.every)
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+			if runs, _ := c.stats(); runs > before {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the checkpointer did not run within 10s of a kick")
+			}
+		}
+	}
+	kick()
+	fail.Store(true)
+	for range 150 {
+		kick()
+	}
+	fail.Store(false)
+	kick()
+	kick()
+	var got []string
+	for _, e := range logs.All() {
+		got = append(got, fmt.Sprintf("%s %s %v", e.Level, e.Message, e.ContextMap()["failures"]))
+	}
+	want := []string{
+		"error background WAL checkpoint failed; commits stay durable, but the log grows until it succeeds (check the disk and the database file) 1",
+		"error background WAL checkpoint failed; commits stay durable, but the log grows until it succeeds (check the disk and the database file) 100",
+		"info background WAL checkpoint recovered 150",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("log:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if _, err := c.stats(); err != nil {
+		t.Errorf("last error after recovery = %v, want nil", err)
 	}
 }

@@ -11,7 +11,8 @@ import (
 	"sync"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
-	_ "modernc.org/sqlite"             // database/sql driver "sqlite"
+	"go.uber.org/zap"
+	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 
 	"github.com/bali-rbdes/kiosk/agent/nodeverify"
 )
@@ -228,6 +229,14 @@ func (s *Store) init(ctx context.Context) error {
 		s.stmts[q] = st
 	}
 	return nil
+}
+
+// SetLogger sets where the store reports what goes wrong in the
+// background (failing WAL checkpoints); the default discards it.
+func (s *Store) SetLogger(log *zap.Logger) {
+	if s.ckpt != nil && log != nil {
+		s.ckpt.setLogger(log)
+	}
 }
 
 // Close closes the database.

@@ -80,8 +80,14 @@ func TestOpenReadWriteBaud(t *testing.T) {
 	if el := time.Since(start); el < 15*time.Millisecond {
 		t.Errorf("timed-out Read returned after %v, want about 20ms", el)
 	}
-	m.Write([]byte{1, 2, 3})
-	time.Sleep(10 * time.Millisecond)
+	// Four bytes in one write reach the port together: reading the first
+	// proves the other three are waiting in the input buffer.
+	m.Write([]byte{0, 1, 2, 3})
+	p.SetReadTimeout(5 * time.Second)
+	if n, err := p.Read(buf[:1]); n != 1 || err != nil {
+		t.Fatalf("Read of the first byte = %d, %v; want 1, nil", n, err)
+	}
+	p.SetReadTimeout(20 * time.Millisecond)
 	if err := p.ResetInputBuffer(); err != nil {
 		t.Fatalf("ResetInputBuffer: %v", err)
 	}
