@@ -78,6 +78,7 @@ var commands = []command{
 	{"firmware rollback", "roll back the slot on trial, or switch to the other complete slot", runFirmwareRollback},
 	{"firmware boot", "boot-time check: roll back an uncommitted update, repair the active slot", runFirmwareBoot},
 	{"firmware failed", "kioskd's OnFailure action: roll back an update on trial", runFirmwareFailed},
+	{"firmware grow-data", "first boot: grow the data partition to the end of the card", runFirmwareGrowData},
 	{"firmware provision", "lay out a kiosk's data partition: identity, node keys, site config", runFirmwareProvision},
 }
 

@@ -6,7 +6,8 @@
 # Type=notify unit that is only after kioskd sent READY=1. The image is a
 # copy of the built one, provisioned like a real kiosk (make provision) with
 # a test identity, test node keys and the simulated-device site config
-# firmware/site-sim.yaml.
+# firmware/site-sim.yaml, on a disk 1 GiB larger than the image, into which
+# the data partition must grow at first boot.
 #
 # With OTA=1 (the default) it then runs make ota against the VM twice, as a
 # technician would: a good bundle must commit, and a bundle whose kioskd
@@ -44,6 +45,9 @@ mkdir -p "$work/node"
 cp "$work/node-all"/*.pub "$work/node/"
 ssh-keygen -q -t ed25519 -N '' -C kiosk-image-test -f "$work/ssh-key"
 "$here/provision.sh" "$kioskctl" "$img" kiosk-image-test "$here/../site-sim.yaml" "$work/node" "" "$work/ssh-key.pub" yes "$work/provisioned" >"$work/provision.log"
+# A card 1 GiB larger than the image: the data partition must grow into it
+# at first boot.
+truncate -s +1G "$img"
 
 # The kernel and initrd the image boots with.
 table=$(sfdisk -J "$img" | tr -d ' \n')
@@ -85,15 +89,28 @@ if [ "$result" != ready ]; then
   exit 1
 fi
 echo "make image-test: kioskd reported READY=1 on the booted image: $((t2 - t1))s from power-on (preparation $((t1 - t0))s)"
-[ "$OTA" = 1 ] || exit 0
 
-# --- make ota against the VM: a good update commits, a crash-looping one rolls back.
 export SSH_OPTS="-p $port -i $work/ssh-key -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
 for _ in $(seq 90); do
   # shellcheck disable=SC2086
   ssh $SSH_OPTS -o BatchMode=yes -o ConnectTimeout=5 root@127.0.0.1 true 2>/dev/null && break
   sleep 5
 done
+
+# --- the data partition grew into the larger card at first boot.
+# shellcheck disable=SC2086
+data_mib=$(ssh $SSH_OPTS root@127.0.0.1 df -BM --output=size /var/lib/kiosk | sed -n '2s/[^0-9]//gp')
+# shellcheck disable=SC2086
+ssh $SSH_OPTS root@127.0.0.1 journalctl -b -o cat -u kiosk-grow-data.service -u systemd-growfs@var-lib-kiosk.service > "$work/grow-data.log" 2>&1 || true
+if [ -z "$data_mib" ] || [ "$data_mib" -lt 1100 ]; then
+  cat "$work/grow-data.log" >&2
+  echo "make image-test: FAILED: the data filesystem is ${data_mib:-?} MiB on a card 1 GiB larger than the image; kiosk-grow-data did not grow it" >&2
+  exit 1
+fi
+echo "make image-test: the data partition grew to the end of the card at first boot: $data_mib MiB (kiosk-grow-data: $(grep -m1 "^grew" "$work/grow-data.log" || echo "no message"))"
+[ "$OTA" = 1 ] || exit 0
+
+# --- make ota against the VM: a good update commits, a crash-looping one rolls back.
 mk() { # mk VERSION SEQUENCE KIOSKD OUT
   local b="$work/bin-$1"; mkdir -p "$b"; cp "$3" "$b/kioskd"; cp "$bindir/kioskctl" "$b/kioskctl"
   "$kioskctl" firmware build -board "$BOARD" -src "$here/.." -bin "$b" -version "$1" -sequence "$2" \

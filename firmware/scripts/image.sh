@@ -5,7 +5,8 @@
 #   p2  root A  ext4             Debian root filesystem + firmware slot a
 #   p3  root B  (reserved)       left empty: full-OS A/B updates are not
 #                                implemented; agent updates use slots in /opt/kiosk
-#   p4  data    ext4, 256 MiB    empty: make provision writes the kiosk's identity
+#   p4  data    ext4, 256 MiB    empty: make provision writes the kiosk's identity;
+#                                grown to the end of the card at first boot
 #
 # and its block map (.bmap), built without mounting anything: mkfs.vfat +
 # mcopy for the boot partition, mkfs.ext4 -d for the others, sfdisk for the
@@ -48,8 +49,27 @@ cat > "$root/etc/fstab" <<FSTAB
 # kiosk image (firmware/scripts/image.sh)
 PARTUUID=4b494f53-02  /               ext4  defaults,noatime,errors=remount-ro  0 1
 PARTUUID=4b494f53-01  /boot/firmware  vfat  ro,nofail,umask=0077              0 2
-PARTUUID=4b494f53-04  /var/lib/kiosk  ext4  defaults,noatime,nofail  0 2
+PARTUUID=4b494f53-04  /var/lib/kiosk  ext4  defaults,noatime,nofail,x-systemd.requires=kiosk-grow-data.service,x-systemd.growfs  0 2
 FSTAB
+# The data partition is DATA_MIB in the image, so that it flashes quickly
+# to any card; before it is first mounted, kioskctl grows it to the end of
+# the card, and systemd-growfs (x-systemd.growfs) grows its filesystem on
+# mounting. Later boots find nothing to do. A failure is logged, and the
+# partition is mounted at its old size.
+cat > "$root/etc/systemd/system/kiosk-grow-data.service" <<'UNIT'
+[Unit]
+Description=Kiosk: grow the data partition to the end of the card
+DefaultDependencies=no
+Requires=dev-disk-by\x2dpartuuid-4b494f53\x2d04.device
+After=dev-disk-by\x2dpartuuid-4b494f53\x2d04.device
+Before=var-lib-kiosk.mount shutdown.target
+Conflicts=shutdown.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=-/bin/sh -c 'for k in /opt/kiosk/current/bin/kioskctl /opt/kiosk/slots/a/bin/kioskctl /opt/kiosk/slots/b/bin/kioskctl; do [ -x "$$k" ] || continue; "$$k" firmware grow-data /dev/disk/by-partuuid/4b494f53-04; rc=$$?; [ $$rc -lt 126 ] && exit $$rc; done; echo "no runnable kioskctl in /opt/kiosk" >&2; exit 1'
+UNIT
 mkdir -p "$root/boot/firmware" "$root/var/lib/kiosk" "$root/etc/kiosk/firmware-keys"
 echo "$BOARD" > "$root/etc/kiosk/board"
 install -m 0644 "$pub" "$root/etc/kiosk/firmware-keys/$(basename "$pub")"
