@@ -210,12 +210,30 @@ func TestFirmwareProvision(t *testing.T) {
 }
 
 func TestFirmwareCommandsHelp(t *testing.T) {
-	for _, c := range []string{"build", "keygen", "sign", "verify", "inspect", "install", "status", "commit", "rollback", "boot", "failed", "provision"} {
+	for _, c := range []string{"build", "keygen", "sign", "verify", "inspect", "install", "status", "commit", "rollback", "boot", "failed", "provision", "grow-data"} {
 		if code, _, _ := kioskctl(t, "firmware", c, "-h"); code != 0 {
 			t.Errorf("kioskctl firmware %s -h: exit %d, want 0", c, code)
 		}
 		if code, _, _ := kioskctl(t, "firmware", c, "-no-such-flag"); code != 2 {
 			t.Errorf("kioskctl firmware %s -no-such-flag: exit %d, want 2", c, code)
+		}
+	}
+}
+
+func TestFirmwareGrowDataRefuses(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{nil, 2, "want the data partition's device node"},
+		{[]string{dir}, 1, "is not a block device"},
+		{[]string{filepath.Join(dir, "missing")}, 1, "is the data partition there?"},
+	} {
+		code, _, stderr := kioskctl(t, append([]string{"firmware", "grow-data"}, tt.args...)...)
+		if code != tt.code || !strings.Contains(stderr, tt.want) {
+			t.Errorf("grow-data %v: exit %d, %q; want %d saying %q", tt.args, code, stderr, tt.code, tt.want)
 		}
 	}
 }
