@@ -33,6 +33,8 @@ type daemonOptions struct {
 	// ShutdownTimeout bounds how long components get to stop; default 8s,
 	// inside systemd's default TimeoutStopSec.
 	ShutdownTimeout time.Duration
+	// DiskSpace measures the outbox's filesystem; default statfs.
+	DiskSpace diskSpace
 }
 
 // component is one long-lived part of the daemon.
@@ -61,6 +63,8 @@ type daemon struct {
 	// saver is what the capture workflow calls to keep a record.
 	saver  *records.Saver
 	uplink *uplink.Uplink // nil when no broker is configured
+	// disk measures the filesystem the outbox is on.
+	disk diskSpace
 	// capture is the devices, the capture workflow and the officer API
 	// (wiring_capture.go).
 	capture *captureWiring
@@ -76,6 +80,10 @@ func newDaemon(cfg *config.Kiosk, log *zap.Logger, opts *daemonOptions) (*daemon
 		clk:       clock.OrReal(opts.Clock),
 		reg:       health.NewRegistry(),
 		stopAfter: opts.ShutdownTimeout,
+		disk:      opts.DiskSpace,
+	}
+	if d.disk == nil {
+		d.disk = statDisk
 	}
 	if d.stopAfter <= 0 {
 		d.stopAfter = 8 * time.Second
@@ -165,6 +173,10 @@ func (d *daemon) wireRecords(metrics prometheus.Registerer, version, commit stri
 		return fmt.Errorf("cannot open the outbox: %w", err)
 	}
 	d.closers = append(d.closers, d.outbox.Close)
+	if _, size, err := d.disk(cfg.Outbox.Dir); err == nil && size < int64(cfg.Outbox.MaxBytes) {
+		d.log.Warn("outbox.max_bytes is more than the filesystem holding the outbox: the disk fills first, and new sessions are refused when it does",
+			zap.String("dir", cfg.Outbox.Dir), zap.Int64("max_bytes", int64(cfg.Outbox.MaxBytes)), zap.Int64("filesystem_bytes", size))
+	}
 	d.reg.Add("outbox", func() error { return nil })
 	if d.saver, err = records.New(sealer, d.outbox); err != nil {
 		return err

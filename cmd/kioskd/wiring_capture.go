@@ -188,14 +188,22 @@ func (d *daemon) wireCapture(mux *http.ServeMux, metrics prometheus.Registerer, 
 }
 
 // room refuses new sessions when the outbox could not take another record
-// of the largest size saved so far (at least 256 KiB).
+// of the largest size saved so far (at least 256 KiB): past
+// outbox.max_bytes, or past the free space of its disk, which fills first
+// when the data partition is smaller than max_bytes. A traveller is turned
+// away before the capture, not after it. A disk that cannot be measured
+// leaves the decision to max_bytes (and a full disk to the outbox's own
+// ENOSPC handling).
 func (d *daemon) room(s *sizedSaver) error {
 	st := d.outbox.Stats()
 	need := max(256<<10, 2*s.largest.Load())
-	if st.MaxBytes-st.UsedBytes >= need {
-		return nil
+	if st.MaxBytes-st.UsedBytes < need {
+		return fmt.Errorf("%w (%d of %d bytes used, %d records await the node's acknowledgement)", records.ErrOutboxFull, st.UsedBytes, st.MaxBytes, st.Records)
 	}
-	return fmt.Errorf("%w (%d of %d bytes used, %d records await the node's acknowledgement)", records.ErrOutboxFull, st.UsedBytes, st.MaxBytes, st.Records)
+	if free, _, err := d.disk(d.cfg.Outbox.Dir); err == nil && free < need {
+		return fmt.Errorf("%w (the disk holding %s has %d bytes free, %d records await the node's acknowledgement)", records.ErrOutboxFull, d.cfg.Outbox.Dir, free, st.Records)
+	}
+	return nil
 }
 
 // sizedSaver remembers the largest record saved, to judge the room left.

@@ -12,6 +12,8 @@ import (
 	"github.com/bali-rbdes/kiosk/agent/config"
 	"github.com/bali-rbdes/kiosk/agent/fmr"
 	"github.com/bali-rbdes/kiosk/agent/minutiae"
+	"github.com/bali-rbdes/kiosk/agent/outbox"
+	"github.com/bali-rbdes/kiosk/agent/records"
 	"github.com/bali-rbdes/kiosk/agent/synth"
 	"github.com/bali-rbdes/kiosk/agent/uplink"
 	"github.com/bali-rbdes/kiosk/cmd/internal/devices"
@@ -140,5 +142,40 @@ func TestCapturePolicyHook(t *testing.T) {
 	}
 	if got := wf.Policy().MaxAttempts; got != 2 {
 		t.Errorf("max attempts after the command = %d, want 2", got)
+	}
+}
+
+// TestRoom: a session is refused before the capture when the outbox is at
+// max_bytes or when its disk has less free space than a record needs.
+func TestRoom(t *testing.T) {
+	dir := t.TempDir()
+	ob, err := outbox.New(dir, &outbox.Options{MaxBytes: 1 << 20, SegmentBytes: 256 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ob.Close()
+	var free int64
+	var statErr error
+	d := &daemon{cfg: &config.Kiosk{Outbox: config.Outbox{Dir: dir}}, outbox: ob,
+		disk: func(string) (int64, int64, error) { return free, 8 << 30, statErr }}
+	s := &sizedSaver{}
+	free = 4 << 30
+	if err := d.room(s); err != nil {
+		t.Errorf("room with 4 GiB free = %v, want nil", err)
+	}
+	free = 200 << 10
+	if err := d.room(s); !errors.Is(err, records.ErrOutboxFull) || !strings.Contains(err.Error(), "204800 bytes free") {
+		t.Errorf("room with 200 KiB free = %v, want ErrOutboxFull naming the free space", err)
+	}
+	free, statErr = 0, errors.New("statfs: input/output error")
+	if err := d.room(s); err != nil {
+		t.Errorf("room when the disk cannot be measured = %v, want max_bytes to decide (nil)", err)
+	}
+	// The largest record saved so far sets the need: twice 600 KiB is past
+	// the 1 MiB max_bytes.
+	s.largest.Store(600 << 10)
+	free, statErr = 4<<30, nil
+	if err := d.room(s); !errors.Is(err, records.ErrOutboxFull) || !strings.Contains(err.Error(), "of 1048576 bytes used") {
+		t.Errorf("room when max_bytes cannot take the largest record twice = %v, want ErrOutboxFull", err)
 	}
 }
