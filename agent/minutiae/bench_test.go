@@ -94,10 +94,11 @@ func BenchmarkStage(b *testing.B) {
 	run("2-blocks", none, e.blocks)
 	run("3-segment", none, e.segment)
 	run("4-orient", none, e.orient)
-	run("5-binarize", none, e.binarize)
-	run("6-smooth", none, e.smoothRidges)
+	run("5-singular", none, e.singular)
+	run("6-binarize", none, e.binarize)
+	run("7-smooth", none, e.smoothRidges)
 	saved := make([]uint64, len(e.bits))
-	run("7-thin", func() {
+	run("8-thin", func() {
 		for range smoothPasses {
 			e.smoothRidges()
 		}
@@ -109,14 +110,14 @@ func BenchmarkStage(b *testing.B) {
 		b.StartTimer()
 		e.thin()
 	})
-	run("8-detect", func() {
+	run("9-detect", func() {
 		for range smoothPasses {
 			e.smoothRidges()
 		}
 		e.thin()
 	}, e.detect)
 	r := &Result{}
-	run("9-quality", func() {
+	run("10-quality", func() {
 		for range smoothPasses {
 			e.smoothRidges()
 		}

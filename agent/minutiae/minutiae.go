@@ -1,8 +1,9 @@
 // Package minutiae extracts ridge endings and bifurcations from fingerprint
-// images, with a per-minutia quality and a 0-100 image quality score. It is
-// the on-device half of the fingerprint pipeline: grey image in,
-// []fmr.Minutia out, ready for agent/fmr to encode as an ISO/IEC 19794-2 or
-// ANSI INCITS 378 record.
+// images, with a per-minutia quality, a 0-100 image quality score, and the
+// cores and deltas of the ridge flow. It is the on-device half of the
+// fingerprint pipeline: grey image in, []fmr.Minutia (and fmr.Core,
+// fmr.Delta) out, ready for agent/fmr to encode as an ISO/IEC 19794-2 or
+// ANSI INCITS 378 record, singular points in the view's extended data.
 //
 // The pipeline works at 500 ppi (images at other resolutions are resampled;
 // coordinates are written back in the image's own pixels) in these stages,
@@ -18,28 +19,34 @@
 //  4. orient: ridge orientation and its certainty per block from the tensor
 //     summed over 3×3 blocks, then smoothed over 5×5 blocks weighted by
 //     certainty;
-//  5. binarize: contextual enhancement by oriented smoothing, 15 pixels
+//  5. singular: cores and deltas by the Poincaré index of the doubled
+//     orientation angle, smoothed over 3×3 more blocks, around each vertex
+//     of the block grid well inside the foreground; nearby charges merged,
+//     each candidate confirmed by a loop of blocks around it in the
+//     foreground, core-delta pairs too close to be a loop dropped;
+//     directions from the orientations on a ring around each point;
+//  6. binarize: contextual enhancement by oriented smoothing, 15 pixels
 //     along the ridge, compared with its 9-pixel average across the ridge
 //     (one ridge period): a pixel darker than its surroundings across the
 //     ridge is ridge. Both filters run 8 pixels at a time in 16-bit lanes of
 //     a uint64 (SWAR); the ridge map is a bit image;
-//  6. smooth: two 3×3 majority votes over the bit image, 64 pixels at a
+//  7. smooth: two 3×3 majority votes over the bit image, 64 pixels at a
 //     time;
-//  7. thin: directional parallel thinning by deletion of simple points,
+//  8. thin: directional parallel thinning by deletion of simple points,
 //     64 pixels at a time, down to an 8-connected one-pixel skeleton;
-//  8. detect: endings and bifurcations by the crossing number, each traced
+//  9. detect: endings and bifurcations by the crossing number, each traced
 //     along its ridges; false minutiae removed (border, spurs, short
 //     ridges, bridges, lakes, breaks, clusters); direction from the
 //     orientation field where it agrees with the trace; quality from local
 //     orientation certainty, contrast and distance to the border;
-//  9. quality: the image quality score (see QualityMeasures and score).
+//  10. quality: the image quality score (see QualityMeasures and score).
 //
 // All arithmetic that affects the output is integer or fixed point, so the
 // same image gives bit-identical templates on amd64, arm64 and armv7.
 //
 // An Extractor holds every buffer and is reused from image to image, so
-// that steady-state extraction allocates only the returned Result and its
-// minutiae. It is not safe for concurrent use: use one Extractor per
+// that steady-state extraction allocates only the returned Result (with
+// room for its cores and deltas) and its minutiae. It is not safe for concurrent use: use one Extractor per
 // goroutine (one per core for batches).
 package minutiae
 
@@ -104,6 +111,25 @@ type Result struct {
 	Foreground image.Rectangle
 	// ForegroundArea is the finger area in image pixels.
 	ForegroundArea int
+	// Cores and Deltas are the singular points of the ridge flow, in the
+	// image's own pixels like the minutiae: at most two of each, and none
+	// where the orientation field is not clear enough to be sure (a false
+	// core misleads a matcher that aligns on it; a missing one does not).
+	// A core's Angle (HasAngle is always set) points from the core along
+	// the axis of its innermost loop towards the loop's open end; a
+	// delta's three Angles (HasAngles is always set) are the directions of
+	// the ridges that leave it, in increasing order, a third of a turn
+	// apart. Angles are in ISO units of 360/256°, as the minutiae's.
+	Cores  []fmr.Core
+	Deltas []fmr.Delta
+}
+
+// resultAlloc is a Result with room for its singular points, so that
+// result allocates once for both.
+type resultAlloc struct {
+	r      Result
+	cores  [maxCores]fmr.Core
+	deltas [maxDeltas]fmr.Delta
 }
 
 // Extractor runs the minutiae pipeline. Reuse it for many images; it is not
@@ -149,6 +175,13 @@ type Extractor struct {
 	dirty []int32 // thinning: last pass that changed each row
 	cands []candidate
 
+	// Singular points: the vertex charges, a stack for clustering them,
+	// and the points found.
+	chg   []charge
+	stack []int16
+	sp    [maxSingular]spoint
+	nsp   int
+
 	tables *tables
 }
 
@@ -181,7 +214,12 @@ func New(opts *Options) (*Extractor, error) {
 	if o.MinMinutiaQuality < 0 || o.MinMinutiaQuality > 100 {
 		return nil, fmt.Errorf("minutiae: MinMinutiaQuality %d outside 0..100", o.MinMinutiaQuality)
 	}
-	return &Extractor{opts: o, tables: newTables()}, nil
+	return &Extractor{
+		opts:   o,
+		tables: newTables(),
+		chg:    make([]charge, 0, spMaxCharges),
+		stack:  make([]int16, 0, spMaxCharges),
+	}, nil
 }
 
 // Extract finds the minutiae of one image at ppi pixels per inch (0 means
@@ -205,6 +243,7 @@ func (e *Extractor) Extract(img *image.Gray, ppi int) (*Result, error) {
 	e.blocks()
 	e.segment()
 	e.orient()
+	e.singular()
 	e.binarize()
 	for range smoothPasses {
 		e.smoothRidges()
@@ -217,7 +256,9 @@ func (e *Extractor) Extract(img *image.Gray, ppi int) (*Result, error) {
 // result builds the returned Result: the only allocations of a
 // steady-state extraction.
 func (e *Extractor) result() *Result {
-	r := &Result{Width: e.imgW, Height: e.imgH, PPI: e.ppi}
+	a := &resultAlloc{r: Result{Width: e.imgW, Height: e.imgH, PPI: e.ppi}}
+	r := &a.r
+	e.singularResult(a)
 	n := 0
 	for i := range e.cands {
 		if e.cands[i].keep {
@@ -238,7 +279,7 @@ func (e *Extractor) result() *Result {
 			}
 			r.Minutiae = append(r.Minutiae, fmr.Minutia{
 				Kind: kind, X: uint16(x), Y: uint16(y),
-				Angle:   uint8(((c.dir + 2) >> 2) & 255),
+				Angle:   isoAngle(c.dir),
 				Quality: uint8(c.quality),
 			})
 		}
@@ -246,6 +287,35 @@ func (e *Extractor) result() *Result {
 	e.imageQuality(r)
 	return r
 }
+
+// singularResult fills the Result's cores and deltas from e.sp.
+func (e *Extractor) singularResult(a *resultAlloc) {
+	nc, nd := 0, 0
+	for _, p := range e.sp[:e.nsp] {
+		x, y := e.toImage(int(p.x), int(p.y))
+		if !p.delta {
+			a.cores[nc] = fmr.Core{X: uint16(x), Y: uint16(y), HasAngle: true, Angle: isoAngle(p.dir)}
+			nc++
+			continue
+		}
+		d := fmr.Delta{X: uint16(x), Y: uint16(y), HasAngles: true}
+		for k := range d.Angles {
+			d.Angles[k] = isoAngle((p.dir + k*turn) / 3)
+		}
+		a.deltas[nd] = d
+		nd++
+	}
+	if nc > 0 {
+		a.r.Cores = a.cores[:nc:nc]
+	}
+	if nd > 0 {
+		a.r.Deltas = a.deltas[:nd:nd]
+	}
+}
+
+// isoAngle converts a direction in 1/1024 turn to ISO units (1/256 turn),
+// rounding to nearest.
+func isoAngle(dir int) uint8 { return uint8(((dir + 2) >> 2) & 255) }
 
 // toImage maps working coordinates to image pixels.
 func (e *Extractor) toImage(x, y int) (int, int) {
@@ -278,5 +348,6 @@ func (e *Extractor) WorkingMemory() int {
 	n += cap(e.bmean) + cap(e.bstd) + cap(e.coh) + cap(e.mask) + cap(e.dil) + cap(e.dist)
 	n += 4*(cap(e.sxx)+cap(e.syy)+cap(e.sxy)+cap(e.energy)+cap(e.tmp)) + 2*cap(e.ori)
 	n += 4*cap(e.dirty) + cap(e.cands)*int(unsafe.Sizeof(candidate{}))
+	n += cap(e.chg)*int(unsafe.Sizeof(charge{})) + 2*cap(e.stack)
 	return n + int(unsafe.Sizeof(*e)) + int(unsafe.Sizeof(tables{}))
 }

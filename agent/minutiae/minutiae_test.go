@@ -432,6 +432,8 @@ func FuzzExtract(f *testing.F) {
 	f.Add(uint8(255), uint8(255), uint16(250), []byte{0, 255, 0, 255, 128})
 	p := pattern(96, 128, 9)
 	f.Add(uint8(32), uint8(64), uint16(500), p.Pix)
+	// A whorl-like print of 300×319 pixels, big enough for its two cores.
+	f.Add(uint8(236), uint8(255), uint16(500), pattern(300, 319, 2).Pix)
 	e, _ := New(nil)
 	f.Fuzz(func(t *testing.T, w8, h8 uint8, ppi uint16, data []byte) {
 		w, h := 64+int(w8), 64+int(h8)
@@ -454,6 +456,19 @@ func FuzzExtract(f *testing.F) {
 		for _, m := range r.Minutiae {
 			if int(m.X) >= w || int(m.Y) >= h || m.Quality > 100 {
 				t.Fatalf("minutia %+v outside %dx%d", m, w, h)
+			}
+		}
+		if len(r.Cores) > maxCores || len(r.Deltas) > maxDeltas {
+			t.Fatalf("Extract = %d cores, %d deltas", len(r.Cores), len(r.Deltas))
+		}
+		for _, c := range r.Cores {
+			if int(c.X) >= w || int(c.Y) >= h {
+				t.Fatalf("core %+v outside %dx%d", c, w, h)
+			}
+		}
+		for _, d := range r.Deltas {
+			if int(d.X) >= w || int(d.Y) >= h {
+				t.Fatalf("delta %+v outside %dx%d", d, w, h)
 			}
 		}
 		if _, err := fmr.Marshal(r.Record(fmr.ISO)); err != nil {
