@@ -329,15 +329,37 @@ func (e *Extractor) toImage(x, y int) (int, int) {
 
 // Record returns the result as a finger minutiae record of the given format
 // (fmr.ISO or fmr.ANSI) with one view: finger position unknown, live-scan
-// plain impression, finger quality the image quality. Encode it with
-// fmr.Marshal.
+// plain impression, finger quality the image quality. When the result has
+// cores or deltas, the view's extended data holds them in one core/delta
+// area (fmr.AreaCoreDelta); otherwise it has no extended data. Encode the
+// record with fmr.Marshal.
 func (r *Result) Record(format fmr.Format) *fmr.Record {
 	return &fmr.Record{
 		Format: format,
 		Width:  uint16(r.Width), Height: uint16(r.Height),
 		ResX: fmr.PPIToPPCM(r.PPI), ResY: fmr.PPIToPPCM(r.PPI),
-		Views: []fmr.View{{Quality: uint8(r.Quality), Minutiae: r.Minutiae}},
+		Views: []fmr.View{{Quality: uint8(r.Quality), Minutiae: r.Minutiae, Extended: r.extended(format)}},
 	}
+}
+
+// extended returns the view's extended data block: one core/delta area
+// when there are singular points, nil otherwise. Points the format cannot
+// hold (more than 15 of a kind, coordinates beyond 14 bits, or for ANSI
+// cores that disagree on HasAngle) leave the area out; Extract never
+// returns such points.
+func (r *Result) extended(format fmr.Format) []byte {
+	if len(r.Cores) == 0 && len(r.Deltas) == 0 {
+		return nil
+	}
+	data, err := fmr.AppendCoreDelta(format, nil, fmr.CoreDelta{Cores: r.Cores, Deltas: r.Deltas})
+	if err != nil {
+		return nil
+	}
+	ext, err := fmr.AppendExtended(format, nil, fmr.ExtendedArea{Type: fmr.AreaCoreDelta, Data: data})
+	if err != nil {
+		return nil
+	}
+	return ext
 }
 
 // WorkingMemory returns the bytes the Extractor's buffers take, which grow

@@ -320,8 +320,21 @@ func TestReuse(t *testing.T) {
 	}
 }
 
+// templateHash hashes the whole ISO record of r, extended data included.
 func templateHash(r *Result) string {
-	data, err := fmr.Marshal(r.Record(fmr.ISO))
+	return recordHash(r.Record(fmr.ISO))
+}
+
+// minutiaeHash hashes the ISO record of r without its extended data: the
+// minutiae, quality and header alone.
+func minutiaeHash(r *Result) string {
+	rec := r.Record(fmr.ISO)
+	rec.Views[0].Extended = nil
+	return recordHash(rec)
+}
+
+func recordHash(rec *fmr.Record) string {
+	data, err := fmr.Marshal(rec)
 	if err != nil {
 		panic(err)
 	}
@@ -350,7 +363,9 @@ func TestAllocations(t *testing.T) {
 
 // TestGolden pins the templates of a few images: the same bytes on every
 // architecture (make test-arm runs it under qemu for arm64 and armv7).
-// After an intended change of the pipeline, regenerate with
+// Each image has two lines: NAME hashes the record without its extended
+// data (the minutiae), NAME#record the whole record with the core/delta
+// area. After an intended change of the pipeline, regenerate with
 // KIOSK_UPDATE_GOLDEN=1 go test -run TestGolden ./agent/minutiae.
 func TestGolden(t *testing.T) {
 	type entry struct{ name, hash string }
@@ -360,7 +375,8 @@ func TestGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got = append(got, entry{fmt.Sprintf("pattern-%d", i), templateHash(r)})
+		name := fmt.Sprintf("pattern-%d", i)
+		got = append(got, entry{name, minutiaeHash(r)}, entry{name + "#record", templateHash(r)})
 	}
 	if dir := dataDir(); dir != "" {
 		for _, name := range []string{"fvc2002/DB1_B/101_1.tif", "fvc2002/DB2_B/102_3.tif", "fvc2002/DB3_B/104_5.tif", "fvc2002/DB4_B/107_8.tif", "minex/images-pgm/a001_03p.pgm"} {
@@ -376,7 +392,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got = append(got, entry{name, templateHash(r)})
+			got = append(got, entry{name, minutiaeHash(r)}, entry{name + "#record", templateHash(r)})
 		}
 	}
 	var b strings.Builder
@@ -471,8 +487,25 @@ func FuzzExtract(f *testing.F) {
 				t.Fatalf("delta %+v outside %dx%d", d, w, h)
 			}
 		}
-		if _, err := fmr.Marshal(r.Record(fmr.ISO)); err != nil {
-			t.Fatalf("result does not encode: %v", err)
+		for _, format := range []fmr.Format{fmr.ISO, fmr.ANSI} {
+			data, err := fmr.Marshal(r.Record(format))
+			if err != nil {
+				t.Fatalf("result does not encode as %v: %v", format, err)
+			}
+			rec, err := fmr.Unmarshal(data)
+			if err != nil {
+				t.Fatalf("%v record does not decode: %v", format, err)
+			}
+			areas, err := fmr.ParseExtended(format, rec.Views[0].Extended)
+			if err != nil {
+				t.Fatalf("%v extended data does not parse: %v", format, err)
+			}
+			for _, a := range areas {
+				cd, err := fmr.ParseCoreDelta(format, a.Data)
+				if err != nil || len(cd.Cores) != len(r.Cores) || len(cd.Deltas) != len(r.Deltas) {
+					t.Fatalf("%v core/delta area decodes to %+v, %v; want %d cores, %d deltas", format, cd, err, len(r.Cores), len(r.Deltas))
+				}
+			}
 		}
 	})
 }

@@ -387,6 +387,107 @@ func TestSingularEval(t *testing.T) {
 	}
 }
 
+// TestSingularRecord checks that Record writes the cores and deltas as one
+// core/delta area that agent/fmr decodes back, in both formats, and no
+// extended data without them.
+func TestSingularRecord(t *testing.T) {
+	im := spFinger(t, 7014).Impression(0) // a tented arch: a core and a delta
+	ext, err := Extract(im.Image, im.PPI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ext.Cores) == 0 || len(ext.Deltas) == 0 {
+		t.Fatalf("Extract(tented arch 7014/0) = %d cores, %d deltas; want both", len(ext.Cores), len(ext.Deltas))
+	}
+	made := &Result{
+		Width: 500, Height: 600, PPI: 569, Quality: 50,
+		Minutiae: []fmr.Minutia{{Kind: fmr.Ending, X: 10, Y: 20, Angle: 30, Quality: 40}},
+		Cores:    []fmr.Core{{X: 100, Y: 120, HasAngle: true, Angle: 64}, {X: 130, Y: 150, HasAngle: true, Angle: 200}},
+		Deltas:   []fmr.Delta{{X: 40, Y: 400, HasAngles: true, Angles: [3]uint8{10, 95, 180}}, {X: 450, Y: 410, HasAngles: true, Angles: [3]uint8{0, 85, 170}}},
+	}
+	tests := []struct {
+		name string
+		r    *Result
+	}{
+		{"extracted", ext},
+		{"two of each", made},
+		{"none", &Result{Width: 300, Height: 300, PPI: 500, Minutiae: made.Minutiae}},
+	}
+	for _, tt := range tests {
+		for _, format := range []fmr.Format{fmr.ISO, fmr.ANSI} {
+			t.Run(fmt.Sprintf("%s/%v", tt.name, format), func(t *testing.T) {
+				data, err := fmr.Marshal(tt.r.Record(format))
+				if err != nil {
+					t.Fatalf("Marshal: %v", err)
+				}
+				rec, err := fmr.Unmarshal(data)
+				if err != nil {
+					t.Fatalf("Unmarshal: %v", err)
+				}
+				if rec.Format != format {
+					t.Errorf("decoded format %v, want %v", rec.Format, format)
+				}
+				v := rec.Views[0]
+				if len(v.Minutiae) != len(tt.r.Minutiae) {
+					t.Errorf("decoded %d minutiae, want %d", len(v.Minutiae), len(tt.r.Minutiae))
+				}
+				areas, err := fmr.ParseExtended(format, v.Extended)
+				if err != nil {
+					t.Fatalf("ParseExtended: %v", err)
+				}
+				if len(tt.r.Cores)+len(tt.r.Deltas) == 0 {
+					if len(v.Extended) != 0 {
+						t.Errorf("extended data of %d bytes, want none", len(v.Extended))
+					}
+					return
+				}
+				if len(areas) != 1 || areas[0].Type != fmr.AreaCoreDelta {
+					t.Fatalf("extended areas %+v, want one of type 0x%04x", areas, fmr.AreaCoreDelta)
+				}
+				cd, err := fmr.ParseCoreDelta(format, areas[0].Data)
+				if err != nil {
+					t.Fatalf("ParseCoreDelta: %v", err)
+				}
+				// ANSI stores angles in 2° units: allow one ISO unit.
+				slack := 0
+				if format == fmr.ANSI {
+					slack = 1
+				}
+				near := func(a, b uint8) bool { d := int(int8(a - b)); return d >= -slack && d <= slack }
+				if len(cd.Cores) != len(tt.r.Cores) || len(cd.Deltas) != len(tt.r.Deltas) {
+					t.Fatalf("decoded %d cores, %d deltas; want %d, %d", len(cd.Cores), len(cd.Deltas), len(tt.r.Cores), len(tt.r.Deltas))
+				}
+				for i, c := range cd.Cores {
+					w := tt.r.Cores[i]
+					if c.X != w.X || c.Y != w.Y || c.HasAngle != w.HasAngle || !near(c.Angle, w.Angle) {
+						t.Errorf("core %d decoded as %+v, want %+v", i, c, w)
+					}
+				}
+				for i, d := range cd.Deltas {
+					w := tt.r.Deltas[i]
+					ok := d.X == w.X && d.Y == w.Y && d.HasAngles == w.HasAngles
+					for k := range d.Angles {
+						ok = ok && near(d.Angles[k], w.Angles[k])
+					}
+					if !ok {
+						t.Errorf("delta %d decoded as %+v, want %+v", i, d, w)
+					}
+				}
+			})
+		}
+	}
+	// ANSI cannot code cores that disagree on HasAngle: the area is left
+	// out rather than the record failing.
+	mixed := *made
+	mixed.Cores = []fmr.Core{{X: 1, Y: 2, HasAngle: true, Angle: 3}, {X: 4, Y: 5}}
+	if ext := mixed.Record(fmr.ANSI).Views[0].Extended; len(ext) != 0 {
+		t.Errorf("ANSI record of cores with and without angles has %d bytes of extended data, want none", len(ext))
+	}
+	if ext := mixed.Record(fmr.ISO).Views[0].Extended; len(ext) == 0 {
+		t.Error("ISO record of cores with and without angles has no extended data, want the area")
+	}
+}
+
 // TestSingularResult checks the invariants of the found points on the
 // images of the other tests: inside the image and the foreground, at most
 // two of each kind, with angles.
