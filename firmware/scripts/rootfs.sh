@@ -24,6 +24,7 @@ set -euo pipefail
 # may lack.
 export PATH="$PATH:/usr/sbin:/sbin"
 
+here=$(cd "$(dirname "$0")" && pwd)
 board_dir=$1
 cache=$(mkdir -p "$2" && cd "$2" && pwd)
 # shellcheck source=/dev/null
@@ -63,12 +64,10 @@ if [ "$(id -u)" -ne 0 ]; then
   fi
   t0=$(date +%s)
   echo "rootfs: mmdebstrap $SUITE $DEBIAN_ARCH as $user in a user namespace from $MIRROR (the maintainer scripts run through $qemu)" >&2
-  # The same clean-up as the debootstrap path below: no host keys, no
-  # machine id, no logs; mmdebstrap itself empties apt's caches and lists.
+  # The same clean-up as the debootstrap path below (rootfs-clean.sh).
   if ! mmdebstrap --mode=unshare --variant=minbase --format=tar --architectures="$DEBIAN_ARCH" \
       --components=main,non-free-firmware --include="${packages// /,}" \
-      --customize-hook='rm -f "$1"/etc/ssh/ssh_host_* "$1"/var/lib/dbus/machine-id "$1"/var/log/*.log' \
-      --customize-hook=': > "$1/etc/machine-id"' \
+      --customize-hook="\"$here/rootfs-clean.sh\" \"\$1\"" \
       "$SUITE" "$tarball.tmp" "$MIRROR" >"$cache/mmdebstrap-$BOARD.log" 2>&1; then
     tail -30 "$cache/mmdebstrap-$BOARD.log" >&2
     rm -f "$tarball.tmp"
@@ -143,13 +142,11 @@ fi
 t2=$(date +%s)
 echo "rootfs: second stage took $((t2 - t1))s" >&2
 
-# Every kiosk gets its own identity at first boot, none from the image.
-rm -f "$root/usr/bin/$qemu" "$root"/etc/ssh/ssh_host_*
+rm -f "$root/usr/bin/$qemu"
 # Left mounted by a second stage that stopped early: never packed.
 { grep -F " $root/" /proc/self/mountinfo || true; } | awk '{print $5}' | sort -r | while read -r m; do umount -l "$m"; done
-: > "$root/etc/machine-id"
-rm -f "$root/var/lib/dbus/machine-id"
-rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/var/log/*.log
+# Every kiosk gets its own identity at first boot, none from the image.
+"$here/rootfs-clean.sh" "$root"
 tar --numeric-owner --xattrs -C "$root" -cf "$tarball.tmp" .
 mv "$tarball.tmp" "$tarball"
 echo "rootfs: $tarball ($(du -sh "$tarball" | cut -f1)) in $((t2 - t0))s" >&2
