@@ -347,10 +347,10 @@ const (
 	maxCoreDirErr     = 18
 )
 
-// TestSingularEval is the evaluation behind the figures in the package
-// documentation: KIOSK_SINGULAR_EVAL=N scores N fingers (master seeds 7000
-// on, the classes as the population has them), three impressions each, on
-// each sensor of KIOSK_SINGULAR_SENSORS (default optical).
+// TestSingularEval is the evaluation behind the figures in singular.go:
+// KIOSK_SINGULAR_EVAL=N scores N fingers (master seeds 7000 on, the
+// classes as the population has them), three impressions each, on each
+// sensor of KIOSK_SINGULAR_SENSORS (default optical).
 //
 //	KIOSK_SINGULAR_EVAL=400 KIOSK_SINGULAR_SENSORS=optical,r30x go test -run TestSingularEval -v ./agent/minutiae
 func TestSingularEval(t *testing.T) {
