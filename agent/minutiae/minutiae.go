@@ -46,8 +46,9 @@
 //
 // An Extractor holds every buffer and is reused from image to image, so
 // that steady-state extraction allocates only the returned Result (with
-// room for its cores and deltas) and its minutiae. It is not safe for concurrent use: use one Extractor per
-// goroutine (one per core for batches).
+// room for its cores and deltas) and its minutiae. It is not safe for
+// concurrent use: use one Extractor per goroutine (one per core for
+// batches).
 package minutiae
 
 import (
@@ -301,6 +302,9 @@ func (e *Extractor) singularResult(a *resultAlloc) {
 		d := fmr.Delta{X: uint16(x), Y: uint16(y), HasAngles: true}
 		for k := range d.Angles {
 			d.Angles[k] = isoAngle((p.dir + k*turn) / 3)
+		}
+		if d.Angles[2] < d.Angles[1] { // the last rounded up to a full turn
+			d.Angles = [3]uint8{d.Angles[2], d.Angles[0], d.Angles[1]}
 		}
 		a.deltas[nd] = d
 		nd++

@@ -719,3 +719,39 @@ func alignMinutiae(a, b []fmr.Minutia) (rigid, int) {
 	}
 	return al, pairs
 }
+
+// TestDeltaAngles checks that a delta's three angles come out in
+// increasing order a third of a turn apart, also when the last rounds up
+// to a full turn.
+func TestDeltaAngles(t *testing.T) {
+	e := &Extractor{w: 100, h: 100, imgW: 100, imgH: 100}
+	for _, dir := range []int{0, 1, 2, 511, 512, 1020, 1021, 1022, 1023} {
+		e.sp[0], e.nsp = spoint{x: 40, y: 48, delta: true, dir: dir}, 1
+		var a resultAlloc
+		e.singularResult(&a)
+		if len(a.r.Deltas) != 1 || len(a.r.Cores) != 0 {
+			t.Fatalf("dir %d: %d cores, %d deltas; want 0, 1", dir, len(a.r.Cores), len(a.r.Deltas))
+		}
+		d := a.r.Deltas[0]
+		if d.X != 40 || d.Y != 48 || !d.HasAngles {
+			t.Errorf("dir %d: delta %+v, want at (40,48) with angles", dir, d)
+		}
+		g := d.Angles
+		if !(g[0] < g[1] && g[1] < g[2]) {
+			t.Errorf("dir %d: angles %v not increasing", dir, g)
+		}
+		for k := range 3 {
+			gap := int(g[(k+1)%3]-g[k]) & 255
+			if gap < 84 || gap > 87 {
+				t.Errorf("dir %d: angles %v are not a third of a turn apart", dir, g)
+			}
+		}
+		// Three times any angle is the measured one (ISO units are 4 of
+		// the extractor's, and rounding costs up to 2 per angle).
+		for _, x := range g {
+			if diff := angleDiff(3*4*int(x), dir); diff > 8 {
+				t.Errorf("dir %d: 3×%d×4 = %d, %d away", dir, x, 12*int(x), diff)
+			}
+		}
+	}
+}
