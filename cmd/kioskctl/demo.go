@@ -482,7 +482,7 @@ func (r *demoRun) onEvent(e capture.Event) {
 		seq := e.Delivered.Seq
 		r.delivered[seq] = e.Time
 		if s, ok := r.saved[seq]; ok {
-			r.printfLocked("traveller %d  acked: the kiosk has the node's signed ack for seq %d and drops it from its outbox (capture-to-ack %.2f s)",
+			r.printfLocked("traveller %d  acked: the kiosk has the node's signed ack for seq %d and drops it from its outbox (capture-to-ack %.3f s)",
 				s.traveller, seq, e.Time.Sub(s.at).Seconds())
 		} else {
 			r.printfLocked("seq %d  acked", seq)
@@ -572,7 +572,7 @@ func (r *demoRun) verify(ctx context.Context, ob officer.Outbox, outage time.Dur
 	if !r.first.IsZero() {
 		setup = fmt.Sprintf("%.1f s", r.first.Sub(r.start).Seconds())
 	}
-	s := fmt.Sprintf("travellers %d (%d returning, %d sessions retried), records stored %d (exactly once: %v), acked %d, capture-to-ack p50 %.2f s p99 %.2f s, outbox depth %d, dead letters %d, %s, kioskd RSS %s, setup to first traveller %s, %s in all",
+	s := fmt.Sprintf("travellers %d (%d returning, %d sessions retried), records stored %d (exactly once: %v), acked %d, capture-to-ack p50 %.3f s p99 %.3f s, outbox depth %d, dead letters %d, %s, kioskd RSS %s, setup to first traveller %s, %s in all",
 		r.n, r.returning, r.failed, len(stored), len(problems) == 0, len(lat), p50, p99, ob.Depth, ob.DeadLetters, out, r.rss, setup, time.Since(r.start).Round(time.Second))
 	if len(problems) > 0 {
 		return "FAILED (" + strings.Join(problems, "; ") + "): " + s, errors.New(strings.Join(problems, "; "))
