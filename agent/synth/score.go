@@ -1,6 +1,7 @@
 package synth
 
 import (
+	"cmp"
 	"math"
 	"slices"
 
@@ -62,55 +63,59 @@ func (s Score) Add(o Score) Score {
 }
 
 // Compare pairs found minutiae (as an extractor's ISO record holds them)
-// with true ones one-to-one: every pair within tolerance is a candidate,
-// and candidates are taken greedily, closest first, skipping any whose
-// true or found minutia is already taken. Ties are broken by index, so the
-// result does not depend on anything but the inputs.
+// with true ones one-to-one (see Pair), a pair being a candidate when it
+// is within tolerance.
 func Compare(truth []Minutia, found []fmr.Minutia, tol Tolerance) Score {
-	type pair struct {
+	pairs := Pair(len(truth), len(found), func(ti, fi int) (float64, bool) {
+		t, f := truth[ti], found[fi]
+		if tol.Kind && f.Kind != t.Kind {
+			return 0, false
+		}
+		d := math.Hypot(float64(f.X)-t.X, float64(f.Y)-t.Y)
+		if d > tol.Distance {
+			return 0, false
+		}
+		da := math.Abs(math.Remainder(float64(f.Radians())-t.Direction, 2*math.Pi))
+		return d, da <= tol.Angle
+	})
+	s := Score{Matched: len(pairs)}
+	s.Missed = len(truth) - s.Matched
+	s.Spurious = len(found) - s.Matched
+	return s
+}
+
+// Pair pairs nTrue true points with nFound found ones one-to-one, for
+// scoring an extractor against ground truth: every pair for which near
+// reports ok is a candidate at distance d, and candidates are taken
+// greedily, closest first, skipping any whose true or found point is
+// already taken. Ties are broken by true then found index, so the result
+// depends on nothing but the inputs. It returns the (true, found) index
+// pairs in the order they were taken.
+func Pair(nTrue, nFound int, near func(t, f int) (d float64, ok bool)) [][2]int {
+	type cand struct {
 		d    float64
 		t, f int
 	}
-	var cands []pair
-	for ti, t := range truth {
-		for fi, f := range found {
-			if tol.Kind && f.Kind != t.Kind {
-				continue
+	var cands []cand
+	for t := range nTrue {
+		for f := range nFound {
+			if d, ok := near(t, f); ok {
+				cands = append(cands, cand{d, t, f})
 			}
-			dx, dy := float64(f.X)-t.X, float64(f.Y)-t.Y
-			d := math.Hypot(dx, dy)
-			if d > tol.Distance {
-				continue
-			}
-			da := math.Abs(math.Remainder(float64(f.Radians())-t.Direction, 2*math.Pi))
-			if da > tol.Angle {
-				continue
-			}
-			cands = append(cands, pair{d, ti, fi})
 		}
 	}
-	slices.SortFunc(cands, func(a, b pair) int {
-		switch {
-		case a.d < b.d:
-			return -1
-		case a.d > b.d:
-			return 1
-		case a.t != b.t:
-			return a.t - b.t
-		}
-		return a.f - b.f
+	slices.SortFunc(cands, func(a, b cand) int {
+		return cmp.Or(cmp.Compare(a.d, b.d), a.t-b.t, a.f-b.f)
 	})
-	usedT := make([]bool, len(truth))
-	usedF := make([]bool, len(found))
-	var s Score
+	usedT := make([]bool, nTrue)
+	usedF := make([]bool, nFound)
+	var pairs [][2]int
 	for _, c := range cands {
 		if usedT[c.t] || usedF[c.f] {
 			continue
 		}
 		usedT[c.t], usedF[c.f] = true, true
-		s.Matched++
+		pairs = append(pairs, [2]int{c.t, c.f})
 	}
-	s.Missed = len(truth) - s.Matched
-	s.Spurious = len(found) - s.Matched
-	return s
+	return pairs
 }
