@@ -305,8 +305,14 @@ func (r *rig) ended() EndedInfo {
 // arrive signals a traveller's arrival.
 func (r *rig) arrive() {
 	r.t.Helper()
+	r.sendPresence(true)
+}
+
+// sendPresence hands the workflow one presence reading.
+func (r *rig) sendPresence(present bool) {
+	r.t.Helper()
 	select {
-	case r.presence.ch <- true:
+	case r.presence.ch <- present:
 	case <-time.After(5 * time.Second):
 		r.t.Fatal("the workflow does not read the presence sensor")
 	}
@@ -317,11 +323,7 @@ func (r *rig) arrive() {
 // arrival sent before it has been acted on.
 func (r *rig) settle() {
 	r.t.Helper()
-	select {
-	case r.presence.ch <- false:
-	case <-time.After(5 * time.Second):
-		r.t.Fatal("the workflow does not read the presence sensor")
-	}
+	r.sendPresence(false)
 }
 
 // waitTimers waits until the workflow has n timers armed.
