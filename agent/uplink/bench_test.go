@@ -3,6 +3,7 @@ package uplink_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"runtime/pprof"
 	"runtime/trace"
@@ -106,39 +107,28 @@ func histogramMeans(t *testing.T, reg *prometheus.Registry, names ...string) str
 // returns what stops them.
 func startProfile(t *testing.T, cpuPath, tracePath string) (stop func()) {
 	var stops []func()
-	create := func(path string) *os.File {
+	// record starts one recording into path when it is set.
+	record := func(path string, start func(io.Writer) error, end func(), what, tool string) {
+		if path == "" {
+			return
+		}
 		f, err := os.Create(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return f
-	}
-	if cpuPath != "" {
-		f := create(cpuPath)
-		if err := pprof.StartCPUProfile(f); err != nil {
+		if err := start(f); err != nil {
 			t.Fatal(err)
 		}
 		stops = append(stops, func() {
-			pprof.StopCPUProfile()
+			end()
 			if err := f.Close(); err != nil {
 				t.Error(err)
 			}
-			t.Logf("CPU profile of the drain (kiosk and node) in %s: go tool pprof -top %s", cpuPath, cpuPath)
+			t.Logf("%s in %s: %s %s", what, path, tool, path)
 		})
 	}
-	if tracePath != "" {
-		f := create(tracePath)
-		if err := trace.Start(f); err != nil {
-			t.Fatal(err)
-		}
-		stops = append(stops, func() {
-			trace.Stop()
-			if err := f.Close(); err != nil {
-				t.Error(err)
-			}
-			t.Logf("execution trace of the drain in %s: go tool trace %s", tracePath, tracePath)
-		})
-	}
+	record(cpuPath, pprof.StartCPUProfile, pprof.StopCPUProfile, "CPU profile of the drain (kiosk and node)", "go tool pprof -top")
+	record(tracePath, trace.Start, trace.Stop, "execution trace of the drain", "go tool trace")
 	return func() {
 		for _, s := range stops {
 			s()
