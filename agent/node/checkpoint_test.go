@@ -119,7 +119,7 @@ func TestCheckpointFailuresLogged(t *testing.T) {
 	}
 	defer store.Close()
 	core, logs := observer.New(zap.InfoLevel)
-	store.SetLogger(zap.New(core))
+	store.setLogger(zap.New(core))
 	c := store.ckpt
 	var fail atomic.Bool
 	c.step = func() error {

@@ -136,7 +136,7 @@ func New(v *nodeverify.Verifier, store *Store, opts *Options) (*Node, error) {
 		return nil, errors.New("node: the node needs its Ed25519 command key (keys.command_key) to sign acks; kiosks ignore unsigned acks")
 	}
 	n := &Node{o: o, v: v, store: store, log: o.Logger.With(zap.String("node", o.NodeID)), clk: o.Clock}
-	store.SetLogger(n.log)
+	store.setLogger(n.log)
 	n.m = newMetrics(store, o.Clock)
 	if err := n.m.register(o.Registerer); err != nil {
 		return nil, err

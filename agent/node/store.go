@@ -231,9 +231,9 @@ func (s *Store) init(ctx context.Context) error {
 	return nil
 }
 
-// SetLogger sets where the store reports what goes wrong in the
+// setLogger sets where the store reports what goes wrong in the
 // background (failing WAL checkpoints); the default discards it.
-func (s *Store) SetLogger(log *zap.Logger) {
+func (s *Store) setLogger(log *zap.Logger) {
 	if s.ckpt != nil && log != nil {
 		s.ckpt.setLogger(log)
 	}
