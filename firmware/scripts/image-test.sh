@@ -45,13 +45,13 @@ mkdir -p "$work/node"
 cp "$work/node-all"/*.pub "$work/node/"
 ssh-keygen -q -t ed25519 -N '' -C kiosk-image-test -f "$work/ssh-key"
 "$here/provision.sh" "$kioskctl" "$img" kiosk-image-test "$here/../site-sim.yaml" "$work/node" "" "$work/ssh-key.pub" yes "$work/provisioned" >"$work/provision.log"
+table=$(sfdisk -J "$img" | tr -d ' \n')
 # A card 1 GiB larger than the image: the data partition must grow into it
 # at first boot.
-data_before=$(sfdisk -J "$img" | tr -d ' \n' | grep -o '"node":"[^"]*4","start":[0-9]*,"size":[0-9]*' | sed 's/.*"size"://')
+data_before=$(printf '%s' "$table" | grep -o '"node":"[^"]*4","start":[0-9]*,"size":[0-9]*' | sed 's/.*"size"://')
 truncate -s +1G "$img"
 
 # The kernel and initrd the image boots with.
-table=$(sfdisk -J "$img" | tr -d ' \n')
 boot_start=$(printf '%s' "$table" | grep -o '"node":"[^"]*1","start":[0-9]*' | sed 's/.*"start"://')
 MTOOLS_SKIP_CHECK=1 mcopy -n -i "$img@@$((boot_start * 512))" ::vmlinuz "$work/vmlinuz"
 MTOOLS_SKIP_CHECK=1 mcopy -n -i "$img@@$((boot_start * 512))" ::initrd.img "$work/initrd.img"
