@@ -40,7 +40,9 @@ func newFakeSystem(t *testing.T, diskSectors, partStart, partSize string, table 
 	write(filepath.Join(partDir, "size"), partSize)
 	write(filepath.Join(partDir, "uevent"), "MAJOR=254\nMINOR=4\nDEVNAME=vda4\nDEVTYPE=partition")
 	links := filepath.Join(f.sys, "dev/block")
-	os.MkdirAll(links, 0o755)
+	if err := os.MkdirAll(links, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Symlink(partDir, filepath.Join(links, "254:4")); err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +50,9 @@ func newFakeSystem(t *testing.T, diskSectors, partStart, partSize string, table 
 		t.Fatal(err)
 	}
 	f.disk = filepath.Join(f.dev, "vda")
-	write(f.disk, "")
+	if err := os.MkdirAll(f.dev, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(f.disk, table, 0o644); err != nil {
 		t.Fatal(err)
 	}
